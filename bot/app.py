@@ -1,0 +1,169 @@
+"""The composition root: builds every service from Settings, starts and stops them in order."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from bot.config import Settings
+from bot.core_plugin import CorePlugin
+from bot.errors import ConfigError
+from bot.generation.service import GenerationService, build_generation_service
+from bot.moderation.pipeline import ModerationPipeline
+from bot.moderation.types import AuditEvent, GuildRules
+from bot.plugin import Plugin, PluginContext
+from bot.ratelimit import Limit
+from bot.registry import PluginRegistry, discover
+from bot.router import Router, RouterLimits
+from bot.writer import ModeratedWriter
+from storage import Store, open_store
+from storage.records import ModerationDirection
+
+log = logging.getLogger(__name__)
+
+RULES_NAMESPACE = "moderation"
+RULES_KEY = "rules"
+
+
+class StoreRulesProvider:
+    """Per-guild moderation rules kept in the scoped settings table."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        store.settings.register_defaults(RULES_NAMESPACE, **{RULES_KEY: {}})
+
+    async def rules_for(self, guild_id: str | None) -> GuildRules:
+        if guild_id is None:
+            return GuildRules()
+        raw = await self._store.settings.get(RULES_NAMESPACE, RULES_KEY, guild_id=guild_id)
+        if not isinstance(raw, dict) or not raw:
+            return GuildRules()
+        try:
+            return GuildRules.from_dict(raw)
+        except ConfigError:
+            log.warning("guild %s has invalid moderation rules; using defaults", guild_id)
+            return GuildRules()
+
+
+class StoreAuditSink:
+    """Writes moderation blocks and flags to the audit table."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def record(self, event: AuditEvent) -> None:
+        await self._store.moderation.record(
+            guild_id=event.guild_id, channel_id=event.channel_id, user_id=event.user_id,
+            direction=ModerationDirection(event.direction.value), rule=event.rule,
+            category=event.category, action=event.action.value, text=event.text, score=event.score,
+        )
+
+
+@dataclass(slots=True)
+class App:
+    """A running storyloom: settings, store, generation, moderation, plugins and the router."""
+
+    settings: Settings
+    store: Store
+    generation: GenerationService
+    moderation: ModerationPipeline
+    registry: PluginRegistry
+    router: Router
+    writer: ModeratedWriter
+    _contexts: dict[str, PluginContext] = field(default_factory=dict)
+
+    @classmethod
+    async def create(cls, settings: Settings, *, plugins: Iterable[type[Plugin]] | None = None) -> App:
+        """Open the store (migrating it), load the model, load plugins, and return a ready app.
+
+        ``plugins`` replaces entry-point discovery (tests, embedding); the core plugin is always on.
+        """
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = await open_store(settings.resolved_storage())
+        generation = build_generation_service(settings.generation)
+        try:
+            await generation.start()
+            return await cls._assemble(settings, store, generation, plugins)
+        except BaseException:
+            await generation.close()
+            await store.close()
+            raise
+
+    @classmethod
+    async def _assemble(cls, settings: Settings, store: Store, generation: GenerationService,
+                        plugins: Iterable[type[Plugin]] | None) -> App:
+        moderation = ModerationPipeline(settings.moderation, rules_provider=StoreRulesProvider(store),
+                                        audit=StoreAuditSink(store))
+        writer = ModeratedWriter(generation, moderation, max_attempts=settings.moderation.max_regen_attempts + 1)
+        registry = PluginRegistry()
+        contexts: dict[str, PluginContext] = {}
+        seed_source = random.Random()
+
+        def context_for(name: str) -> PluginContext:
+            ctx = contexts.get(name)
+            if ctx is None:
+                ctx = contexts[name] = PluginContext(
+                    plugin_name=name, settings=dict(settings.plugins.get(name, {})),
+                    generation=generation, writer=writer, store=store, moderation=moderation,
+                    random=random.Random(seed_source.random()),
+                )
+            return ctx
+
+        router_settings = settings.router
+        router = Router(
+            registry,
+            moderator=moderation,
+            switches=store.settings,
+            limits=RouterLimits(
+                user=Limit(router_settings.user_rate, router_settings.user_per_s),
+                channel=Limit(router_settings.channel_rate, router_settings.channel_per_s),
+                stream_edit_interval_s=router_settings.stream_edit_interval_s,
+                max_message_chars=router_settings.max_message_chars,
+                prefixes=router_settings.prefixes,
+            ),
+            contexts=context_for,
+            recorder=store.messages,
+        )
+        core = registry.add(CorePlugin, context_for)
+        assert isinstance(core, CorePlugin)
+        core.registry = registry
+        sources: list[tuple[str, Callable[[], type[Plugin]]]]
+        if plugins is None:
+            sources = discover(settings.enabled_plugins or None)
+        else:
+            sources = [(p.name or p.__name__, (lambda p=p: p)) for p in plugins]  # type: ignore[misc]
+        registry.load(sources, context_for)
+        app = cls(settings=settings, store=store, generation=generation, moderation=moderation,
+                  registry=registry, router=router, writer=writer, _contexts=contexts)
+        for name, plugin in list(registry.plugins.items()):
+            try:
+                await plugin.setup()
+            except Exception as exc:
+                log.exception("plugin %s failed in setup; it is unloaded", name)
+                registry.unload(name, reason=f"setup failed: {exc}")
+        log.info("storyloom ready: %d plugins, model %s", len(registry.plugins), generation.model_name)
+        return app
+
+    async def close(self, *, drain_timeout: float = 30.0) -> None:
+        """Finish (or cancel) in-flight work, then stop plugins, generation and the store."""
+        await self.router.drain(drain_timeout)
+        for name, plugin in self.registry.plugins.items():
+            try:
+                await plugin.teardown()
+            except Exception:
+                log.exception("plugin %s failed in teardown", name)
+        await self.generation.close()
+        await self.store.close()
+
+    @classmethod
+    @asynccontextmanager
+    async def running(cls, settings: Settings, *, plugins: Iterable[type[Plugin]] | None = None
+                      ) -> AsyncIterator[App]:
+        app = await cls.create(settings, plugins=plugins)
+        try:
+            yield app
+        finally:
+            await app.close()

@@ -1,0 +1,89 @@
+"""Built-in core commands: help, the plugin list, and per-guild/per-channel plugin switches."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from bot.errors import NotFound, UsageError
+from bot.plugin import Call, Param, Plugin, command
+from bot.registry import PluginRegistry
+from bot.types import Permission
+
+
+class CorePlugin(Plugin):
+    """Always loaded; cannot be disabled."""
+
+    name: ClassVar[str] = "core"
+    description: ClassVar[str] = "Help and plugin management."
+    can_disable: ClassVar[bool] = False
+    registry: PluginRegistry | None = None
+
+    def _registry(self) -> PluginRegistry:
+        assert self.registry is not None, "the app sets CorePlugin.registry"
+        return self.registry
+
+    @command("help", description="List commands, or explain one.", examples=("/help", "/help story add"))
+    async def help(self, call: Call,
+                   topic: Annotated[str, Param("A command, e.g. 'story add'", rest=True)] = "") -> str:
+        registry = self._registry()
+        if topic.strip():
+            found = registry.resolve(topic.strip().lstrip("/"))
+            if found is None:
+                raise NotFound(f"There is no command `/{topic.strip()[:40]}`. Type `/help` for the list.")
+            spec = found[0]
+            lines = [f"**/{spec.path}** — {spec.description}", f"Usage: `{spec.usage}`"]
+            for p in spec.params:
+                extra = f" (one of {', '.join(map(str, p.choices))})" if p.choices else ""
+                default = "" if p.required or p.default in (None, "") else f", default {p.default}"
+                lines.append(f"• `{p.name}`: {p.description}{extra}{default}")
+            if spec.aliases:
+                lines.append("Also: " + ", ".join(f"`/{a}`" for a in spec.aliases))
+            if spec.examples:
+                lines.append("Examples: " + ", ".join(f"`{e}`" for e in spec.examples))
+            if spec.permission:
+                lines.append(f"Needs the {spec.permission.label} permission.")
+            return "\n".join(lines)
+        lines = ["**Commands** (type `/help <command>` for details):"]
+        for spec in registry.unique_commands():
+            lines.append(f"`/{spec.path}` — {spec.description}")
+        return "\n".join(lines)
+
+    @command("plugins", description="List plugins and whether they are on here.")
+    async def plugins(self, call: Call) -> str:
+        registry = self._registry()
+        store = self.context.store
+        lines = ["**Plugins**"]
+        for name, plugin in sorted(registry.plugins.items()):
+            on = await store.settings.is_plugin_enabled(name, call.channel.guild_id, call.channel.channel_id)
+            lines.append(f"{'🟢' if on else '⚪'} `{name}` — {plugin.description}")
+        for failure in registry.failures:
+            lines.append(f"🔴 `{failure.name}` failed to load: {failure.reason[:150]}")
+        return "\n".join(lines)
+
+    @command("plugin enable", description="Turn a plugin on in this server (or only this channel).",
+             permission=Permission.MANAGE_GUILD, examples=("/plugin enable poem", "/plugin enable poem here=yes"))
+    async def enable(self, call: Call, plugin: Annotated[str, Param("Plugin name")],
+                     here: Annotated[bool, Param("Only this channel")] = False) -> str:
+        return await self._switch(call, plugin, True, here)
+
+    @command("plugin disable", description="Turn a plugin off in this server (or only this channel).",
+             permission=Permission.MANAGE_GUILD, examples=("/plugin disable headline",))
+    async def disable(self, call: Call, plugin: Annotated[str, Param("Plugin name")],
+                      here: Annotated[bool, Param("Only this channel")] = False) -> str:
+        return await self._switch(call, plugin, False, here)
+
+    async def _switch(self, call: Call, name: str, enabled: bool, here: bool) -> str:
+        registry = self._registry()
+        target = registry.plugins.get(name.lower())
+        if target is None:
+            raise NotFound(f"There is no plugin `{name[:40]}`. Type `/plugins` for the list.")
+        if not target.can_disable:
+            raise UsageError(f"The `{target.name}` plugin cannot be switched off.")
+        if call.channel.guild_id is None and not here:
+            here = True
+        await self.context.store.settings.set_plugin_enabled(
+            target.name, enabled, guild_id=call.channel.guild_id,
+            channel_id=call.channel.channel_id if here else None,
+        )
+        where = "in this channel" if here else "in this server"
+        return f"`{target.name}` is now {'on' if enabled else 'off'} {where}."

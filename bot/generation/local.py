@@ -1,0 +1,595 @@
+"""The in-process transformers backend: one worker thread owns the model and runs the batch.
+
+The worker's decode loop keeps a left-padded batch with a KV cache. At every step boundary,
+queued requests join (prefilled as a group, then merged into the cache), finished, cancelled or
+expired rows leave, and each row samples with its own parameters. CUDA can use transformers'
+continuous batching instead (see :mod:`bot.generation.continuous`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from bot.errors import (
+    BackendError,
+    ConfigError,
+    GenerationCancelled,
+    GenerationTimeout,
+    PromptTooLong,
+)
+from bot.generation.device import pick_device, pick_dtype
+from bot.generation.jobs import Event, Job, PreparedPrompt, post
+from bot.generation.metrics import ServiceMetrics
+from bot.generation.prompts import flatten_messages, has_chat_template, render_chat
+from bot.generation.sampling import BatchSampler, NgramBlocker
+from bot.generation.scheduler import FairQueue
+from bot.generation.settings import GenerationSettings
+from bot.generation.text import IncrementalDecoder, StopScanner
+from bot.generation.types import FinishReason, GenerationRequest, GenerationResult, StreamChunk
+
+log = logging.getLogger(__name__)
+
+_IDLE_WAIT_S = 0.2
+_GATHER_S = 0.004  # when idle, wait this long for requests that arrive together
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """What the worker thread owns after loading."""
+
+    model: Any
+    tokenizer: Any
+    device: torch.device
+    dtype: torch.dtype
+    name: str
+    eos_ids: frozenset[int]
+    pad_id: int
+    max_context_tokens: int
+
+
+def resolve_model_path(settings: GenerationSettings) -> str:
+    """The configured model, or the bundled one."""
+    if settings.model:
+        return settings.model
+    try:
+        from bot.models import bundled_model_path  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise ConfigError("no generation.model configured and no bundled model found") from exc
+    return str(bundled_model_path())
+
+
+def load_model(settings: GenerationSettings) -> LoadedModel:
+    """Load tokenizer and model (blocking; transformers shows its own progress bar)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model_path(settings)
+    device = pick_device(settings.device)
+    dtype = pick_dtype(settings.dtype, device)
+    log.info("loading generation model %s on %s (%s)", path, device, dtype)
+    started = time.monotonic()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load generation model {path!r}: {exc}") from exc
+    model.to(device).eval()  # type: ignore[arg-type]
+    log.info("generation model loaded in %.1fs", time.monotonic() - started)
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        device=device,
+        dtype=dtype,
+        name=path,
+        eos_ids=_eos_ids(model, tokenizer),
+        pad_id=_pad_id(tokenizer),
+        max_context_tokens=settings.max_context_tokens or _context_limit(model, tokenizer),
+    )
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config):
+        value = getattr(source, "eos_token_id", None)
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list | tuple):
+            ids.update(int(v) for v in value)
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return frozenset(ids)
+
+
+def _pad_id(tokenizer: Any) -> int:
+    for value in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
+        if value is not None:
+            return int(value)
+    return 0
+
+
+def _context_limit(model: Any, tokenizer: Any) -> int:
+    config = model.config.get_text_config()
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    limit = getattr(tokenizer, "model_max_length", None)
+    return int(limit) if isinstance(limit, int) and 0 < limit < 1_000_000 else 2048
+
+
+class PromptEncoder:
+    """Renders and tokenizes prompts; thread-safe (its own tokenizer behind a lock)."""
+
+    def __init__(self, tokenizer: Any, max_context_tokens: int) -> None:
+        self._tokenizer = tokenizer
+        self._lock = threading.Lock()
+        self.max_context_tokens = max_context_tokens
+        self.is_chat = has_chat_template(tokenizer)
+        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else None
+        self._start_id = start if start is not None else _pad_id(tokenizer)
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            return len(self._tokenizer.encode(text, add_special_tokens=False))
+
+    def prepare(self, request: GenerationRequest) -> PreparedPrompt:
+        """Token ids for ``request``; raises PromptTooLong when no new token would fit."""
+        messages = None
+        if isinstance(request.prompt, tuple):
+            messages = tuple((m.role, m.content) for m in request.prompt)
+            with self._lock:
+                if self.is_chat:
+                    text, special = render_chat(self._tokenizer, request.prompt), False
+                else:
+                    text, special = flatten_messages(request.prompt), True
+        else:
+            text, special = request.prompt, True
+        with self._lock:
+            ids = self._tokenizer.encode(text, add_special_tokens=special)
+        if not ids:
+            ids = [self._start_id]
+        room = self.max_context_tokens - len(ids)
+        if room < 1:
+            raise PromptTooLong(prompt_tokens=len(ids), limit=self.max_context_tokens - 1)
+        return PreparedPrompt(
+            text=text,
+            token_ids=tuple(ids),
+            prompt_tokens=len(ids),
+            max_new_tokens=min(request.params.max_new_tokens, room),
+            messages=messages,
+        )
+
+
+class EncoderBackend:
+    """What the local backends share: a prompt encoder set up when the model loads."""
+
+    _encoder: PromptEncoder | None = None
+
+    @property
+    def encoder(self) -> PromptEncoder:
+        if self._encoder is None:
+            raise BackendError("the generation service is not started")
+        return self._encoder
+
+    def prepare(self, request: GenerationRequest) -> PreparedPrompt:
+        return self.encoder.prepare(request)
+
+    def count_tokens(self, text: str) -> int:
+        return self.encoder.count_tokens(text)
+
+    @property
+    def is_chat_model(self) -> bool:
+        return self.encoder.is_chat
+
+    @property
+    def max_context_tokens(self) -> int:
+        return self.encoder.max_context_tokens
+
+
+class _Row:
+    """One request inside the batch."""
+
+    __slots__ = (
+        "count",
+        "decoder",
+        "eos_ids",
+        "generator",
+        "job",
+        "max_new",
+        "ngram",
+        "params",
+        "stops",
+    )
+
+    def __init__(self, job: Job, tokenizer: Any, eos_ids: frozenset[int], device: torch.device):
+        self.job = job
+        self.params = job.request.params
+        self.max_new = job.prompt.max_new_tokens
+        self.count = 0
+        self.eos_ids = frozenset() if self.params.ignore_eos else eos_ids
+        self.decoder = IncrementalDecoder(tokenizer, job.prompt.token_ids)
+        self.stops = StopScanner(self.params.stop)
+        self.ngram = (
+            NgramBlocker(self.params.no_repeat_ngram_size, job.prompt.token_ids)
+            if self.params.no_repeat_ngram_size > 0
+            else None
+        )
+        self.generator: torch.Generator | None = None
+        if self.params.seed is not None:
+            self.generator = torch.Generator(device=device).manual_seed(self.params.seed)
+
+    def banned(self, all_eos: frozenset[int]) -> set[int]:
+        out = set(self.ngram.banned()) if self.ngram is not None else set()
+        if self.params.ignore_eos:
+            out |= all_eos
+        return out
+
+    def accept(self, token: int) -> tuple[str, FinishReason | None]:
+        self.count += 1
+        if self.ngram is not None:
+            self.ngram.push(token)
+        reason: FinishReason | None = None
+        if token in self.eos_ids:
+            shown, reason = "", "eos"
+        else:
+            shown = self.stops.feed(self.decoder.push(token))
+            if self.count >= self.max_new:
+                reason = "length"
+        if reason is not None and not self.stops.stopped:
+            shown += self.stops.feed(self.decoder.flush())
+            shown += self.stops.flush()
+        if self.stops.stopped:
+            return shown, "stop"
+        return shown, reason
+
+    def result(self, reason: FinishReason) -> GenerationResult:
+        return GenerationResult(
+            text=self.stops.text,
+            finish_reason=reason,
+            prompt_tokens=self.job.prompt.prompt_tokens,
+            completion_tokens=self.count,
+        )
+
+
+class _Batch:
+    """Rows decoding together: KV cache, attention mask, pending tokens, seen-token mask."""
+
+    def __init__(
+        self,
+        rows: list[_Row],
+        cache: Any,
+        mask: torch.Tensor,
+        next_tokens: torch.Tensor,
+        seen: torch.Tensor,
+    ) -> None:
+        self.rows = rows
+        self.cache = cache
+        self.mask = mask
+        self.next_tokens = next_tokens
+        self.seen = seen
+
+    def select(self, keep: list[int]) -> None:
+        if not keep:
+            self.rows = []
+            return
+        index = torch.tensor(keep, dtype=torch.long, device=self.mask.device)
+        self.rows = [self.rows[i] for i in keep]
+        self.mask = self.mask.index_select(0, index)
+        self.next_tokens = self.next_tokens.index_select(0, index)
+        self.seen = self.seen.index_select(0, index)
+        lead = int(self.mask.argmax(dim=1).min())
+        if lead:
+            self.mask = self.mask[:, lead:]
+        for layer in self.cache.layers:
+            layer.keys = layer.keys.index_select(0, index)[:, :, lead:, :]
+            layer.values = layer.values.index_select(0, index)[:, :, lead:, :]
+
+    def merge(self, other: _Batch) -> None:
+        width = max(self.mask.shape[1], other.mask.shape[1])
+        self.mask = torch.cat([_pad_left(self.mask, width, 1), _pad_left(other.mask, width, 1)])
+        for mine, theirs in zip(self.cache.layers, other.cache.layers, strict=True):
+            mine.keys = torch.cat(
+                [_pad_left(mine.keys, width, 2), _pad_left(theirs.keys, width, 2)]
+            )
+            mine.values = torch.cat(
+                [_pad_left(mine.values, width, 2), _pad_left(theirs.values, width, 2)]
+            )
+        self.rows += other.rows
+        self.next_tokens = torch.cat([self.next_tokens, other.next_tokens])
+        self.seen = torch.cat([self.seen, other.seen])
+
+
+def _pad_left(tensor: torch.Tensor, width: int, dim: int) -> torch.Tensor:
+    missing = width - tensor.shape[dim]
+    if missing <= 0:
+        return tensor
+    pad = [0, 0] * (tensor.dim() - 1 - dim) + [missing, 0]
+    return F.pad(tensor, pad)
+
+
+def _mergeable(cache: Any) -> bool:
+    from transformers.cache_utils import DynamicLayer
+
+    layers: list[Any] = list(getattr(cache, "layers", None) or [])
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+class DecodeWorker:
+    """The thread that owns the model and runs the batched decode loop."""
+
+    def __init__(
+        self, settings: GenerationSettings, queue: FairQueue, metrics: ServiceMetrics
+    ) -> None:
+        self._settings = settings
+        self._queue = queue
+        self._metrics = metrics
+        self._stop = threading.Event()
+        self._loaded: concurrent.futures.Future[LoadedModel] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, name="generation-worker", daemon=True)
+        self._batch: _Batch | None = None
+        self._sampler: BatchSampler | None = None
+        self._can_join = True
+        self._m: LoadedModel
+        self._shared_gen: torch.Generator
+        self._logits_kw: dict[str, int] = {}
+        self.active = 0
+
+    def start(self) -> concurrent.futures.Future[LoadedModel]:
+        self._thread.start()
+        return self._loaded
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            if self._settings.torch_threads:
+                torch.set_num_threads(self._settings.torch_threads)
+            loaded = load_model(self._settings)
+        except BaseException as exc:
+            self._loaded.set_exception(exc)
+            return
+        self._m = loaded
+        accepts = inspect.signature(loaded.model.forward).parameters
+        self._logits_kw = {"logits_to_keep": 1} if "logits_to_keep" in accepts else {}
+        self._shared_gen = torch.Generator(device=loaded.device)
+        self._shared_gen.seed()
+        self._loaded.set_result(loaded)
+        try:
+            with torch.inference_mode():
+                self._loop()
+        except BaseException as exc:
+            log.exception("generation worker crashed")
+            self._fail_all(BackendError(f"the local model failed: {exc}"))
+            raise
+        finally:
+            self._fail_all(GenerationCancelled("the generation service stopped"))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._admit()
+                if self._batch is None:
+                    self._queue.wait(_IDLE_WAIT_S)
+                    continue
+                self._drop_dead()
+                if self._batch is not None:
+                    self._step()
+            except Exception as exc:  # keep serving: fail the batch, not the worker
+                log.exception("generation step failed")
+                self._fail_all(BackendError(f"the local model failed: {exc}"))
+
+    # -- joining ----------------------------------------------------------------------------
+
+    def _admit(self) -> None:
+        rows_now = len(self._batch.rows) if self._batch else 0
+        free = self._settings.max_batch_size - rows_now
+        if free <= 0 or self._queue.depth == 0 or (rows_now and not self._can_join):
+            return
+        jobs = self._queue.take(free)
+        if not jobs:
+            return
+        if rows_now == 0 and len(jobs) < free:
+            time.sleep(_GATHER_S)
+            jobs += self._queue.take(free - len(jobs))
+        try:
+            group = self._prefill(jobs)
+        except Exception as exc:
+            log.exception("prefill failed")
+            self._finish_jobs(jobs, BackendError(f"the local model failed: {exc}"))
+            return
+        if group is None:
+            return
+        if self._batch is None:
+            self._batch = group
+            self._can_join = _mergeable(group.cache)
+        else:
+            self._batch.merge(group)
+        self._rebuild_sampler()
+
+    def _prefill(self, jobs: list[Job]) -> _Batch | None:
+        m = self._m
+        rows = [_Row(job, m.tokenizer, m.eos_ids, m.device) for job in jobs]
+        width = max(len(job.prompt.token_ids) for job in jobs)
+        ids = torch.full((len(jobs), width), m.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(jobs), width), dtype=torch.long)
+        vocab = m.model.get_output_embeddings().weight.shape[0]
+        seen = torch.zeros((len(jobs), vocab), dtype=torch.bool)
+        for i, job in enumerate(jobs):
+            tokens = torch.tensor(job.prompt.token_ids, dtype=torch.long)
+            ids[i, width - len(tokens) :] = tokens
+            mask[i, width - len(tokens) :] = 1
+            seen[i, tokens.clamp(max=vocab - 1)] = True
+        ids, mask, seen = ids.to(m.device), mask.to(m.device), seen.to(m.device)
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        out = m.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            **self._logits_kw,
+        )
+        sampler = BatchSampler(
+            [r.params for r in rows], [r.generator for r in rows], self._shared_gen, m.device
+        )
+        group = _Batch(rows, out.past_key_values, mask, ids[:, -1], seen)
+        tokens = sampler.choose(out.logits[:, -1, :], seen, self._banned(rows))
+        self._accept(group, tokens)
+        return group if group.rows else None
+
+    # -- stepping ---------------------------------------------------------------------------
+
+    def _step(self) -> None:
+        batch = self._batch
+        assert batch is not None and self._sampler is not None
+        m = self._m
+        batch.mask = torch.cat([batch.mask, batch.mask.new_ones((batch.mask.shape[0], 1))], 1)
+        positions = batch.mask.sum(dim=1, keepdim=True) - 1
+        try:
+            out = m.model(
+                input_ids=batch.next_tokens.unsqueeze(1),
+                attention_mask=batch.mask,
+                position_ids=positions,
+                past_key_values=batch.cache,
+                use_cache=True,
+                **self._logits_kw,
+            )
+            batch.cache = out.past_key_values
+            tokens = self._sampler.choose(
+                out.logits[:, -1, :], batch.seen, self._banned(batch.rows)
+            )
+        except Exception as exc:
+            log.exception("decoding step failed")
+            self._finish_jobs([r.job for r in batch.rows], BackendError(f"the model failed: {exc}"))
+            self._batch = None
+            self.active = 0
+            return
+        self._accept(batch, tokens)
+        if not batch.rows:
+            self._batch = None
+            self._sampler = None
+        self.active = len(batch.rows)
+
+    def _banned(self, rows: list[_Row]) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        for i, row in enumerate(rows):
+            if row.ngram is not None or row.params.ignore_eos:
+                out[i] = row.banned(self._m.eos_ids)
+        return out
+
+    def _accept(self, batch: _Batch, tokens: torch.Tensor) -> None:
+        """Record each row's new token, stream text out, and drop the rows that finished."""
+        batch.seen.scatter_(1, tokens.unsqueeze(1), True)
+        batch.next_tokens = tokens
+        events: list[tuple[Job, Event]] = []
+        keep: list[int] = []
+        for i, (row, token) in enumerate(zip(batch.rows, tokens.tolist(), strict=True)):
+            shown, reason = row.accept(token)
+            if shown and row.job.wants_chunks:
+                events.append((row.job, StreamChunk(delta=shown, text=row.stops.shown)))
+            if reason is None:
+                keep.append(i)
+            else:
+                events.append((row.job, row.result(reason)))
+                self._queue.release(row.job)
+        post(events)
+        self._metrics.record_step(len(batch.rows), len(batch.rows))
+        if len(keep) < len(batch.rows):
+            batch.select(keep)
+            if batch is self._batch:
+                self._rebuild_sampler()
+
+    def _drop_dead(self) -> None:
+        batch = self._batch
+        assert batch is not None
+        now = time.monotonic()
+        keep: list[int] = []
+        events: list[tuple[Job, Event]] = []
+        for i, row in enumerate(batch.rows):
+            job = row.job
+            if job.cancelled.is_set():
+                events.append((job, GenerationCancelled("cancelled")))
+            elif job.expired(now):
+                events.append((job, GenerationTimeout()))
+            else:
+                keep.append(i)
+                continue
+            self._queue.release(job)
+        if not events:
+            return
+        post(events)
+        if keep:
+            batch.select(keep)
+            self._rebuild_sampler()
+        else:
+            self._batch = None
+            self._sampler = None
+        self.active = len(keep)
+
+    def _rebuild_sampler(self) -> None:
+        batch = self._batch
+        if batch is None:
+            self._sampler = None
+            return
+        self._sampler = BatchSampler(
+            [r.params for r in batch.rows],
+            [r.generator for r in batch.rows],
+            self._shared_gen,
+            self._m.device,
+        )
+        self.active = len(batch.rows)
+
+    def _finish_jobs(self, jobs: list[Job], error: BaseException) -> None:
+        post([(job, error) for job in jobs])
+        for job in jobs:
+            self._queue.release(job)
+
+    def _fail_all(self, error: BaseException) -> None:
+        if self._batch is not None:
+            self._finish_jobs([r.job for r in self._batch.rows], error)
+            self._batch = None
+        self.active = 0
+
+
+class TransformersBackend(EncoderBackend):
+    """Runs a transformers causal LM in this process (see the module docstring)."""
+
+    def __init__(self, settings: GenerationSettings) -> None:
+        self._settings = settings
+        self._worker: DecodeWorker | None = None
+        self._encoder: PromptEncoder | None = None
+        self._name = settings.model or "bundled"
+
+    async def start(self, queue: FairQueue, metrics: ServiceMetrics) -> None:
+        self._worker = DecodeWorker(self._settings, queue, metrics)
+        loaded = await asyncio.wrap_future(self._worker.start())
+        from transformers import AutoTokenizer
+
+        tokenizer = await asyncio.to_thread(AutoTokenizer.from_pretrained, loaded.name)
+        self._encoder = PromptEncoder(tokenizer, loaded.max_context_tokens)
+        self._name = loaded.name
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            await asyncio.to_thread(self._worker.join, 30.0)
+
+    @property
+    def active(self) -> int:
+        return self._worker.active if self._worker else 0
+
+    @property
+    def model_name(self) -> str:
+        return self._name

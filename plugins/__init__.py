@@ -1,0 +1,1 @@
+"""Built-in storyloom plugins: story, poem and headline."""

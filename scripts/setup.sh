@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Create the virtualenv: PyTorch first (the CPU wheel where there is no NVIDIA GPU, so pip does
+# not pull gigabytes of CUDA packages), then storyloom with its dev/test extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+VENV="${VENV:-.venv}"
+TORCH_CPU_VERSION="${TORCH_CPU_VERSION:-2.13.0}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+fi
+PIP=("$VENV/bin/pip" install --quiet --disable-pip-version-check)
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    echo "installing PyTorch (CUDA build)"
+    "${PIP[@]}" "torch>=2.4"
+  else
+    echo "installing PyTorch $TORCH_CPU_VERSION (CPU build)"
+    "${PIP[@]}" "torch==$TORCH_CPU_VERSION"
+  fi
+fi
+echo "installing storyloom and its dev tools"
+"${PIP[@]}" -e ".[dev]"
+# A third-party plugin package, installed the way users install plugins (tests use it).
+"${PIP[@]}" -e tests/fixtures/storyloom_dice
+echo "ready: $VENV/bin/storyloom --help"

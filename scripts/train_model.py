@@ -1,0 +1,538 @@
+"""Train storyloom's bundled story model: a byte-level BPE tokenizer and a small Llama-style causal LM.
+
+The script reads a corpus folder holding ``tinystories_train.txt`` (documents separated by lines
+``<|endoftext|>``) and optionally ``gutenberg_stories.txt``, holds out a seeded validation split of
+TinyStories documents, trains, evaluates held-out bits per UTF-8 byte, checkpoints (``--resume``)
+and exports the best model in Hugging Face format (atomically swapped into ``--out``).
+
+Example (the command that trained the bundled model is in bot/models/tiny_story/README.md)::
+
+    python scripts/train_model.py ../shared/corpus --out bot/models/tiny_story \
+        --run-dir runs/tiny_story --max-minutes 94
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tqdm import tqdm
+from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+logger = logging.getLogger("train_model")
+
+EOT = "<|endoftext|>"
+TINYSTORIES_FILE = "tinystories_train.txt"
+GUTENBERG_FILE = "gutenberg_stories.txt"
+KEPT_ON_EXPORT = ("README.md", "__init__.py")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelShape:
+    """Architecture and batch shape of one size preset."""
+
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    seq_len: int
+    batch_size: int
+
+
+PRESETS: dict[str, ModelShape] = {
+    # A minuscule model for tests: trains a few steps in about a second.
+    "tiny": ModelShape(320, 32, 64, 1, 2, 2, 32, 4),
+    "small": ModelShape(2048, 192, 512, 4, 6, 6, 256, 16),
+    # The bundled model.
+    "default": ModelShape(4096, 256, 704, 4, 8, 4, 512, 8),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Splits:
+    """Tokenized training streams and the held-out TinyStories documents (raw text)."""
+
+    stories: torch.Tensor
+    gutenberg: torch.Tensor | None
+    validation: list[str]
+
+
+# ---------------------------------------------------------------- data
+
+
+def read_documents(path: Path) -> list[str]:
+    """Documents of a corpus file, split on ``<|endoftext|>`` lines, stripped, empties dropped."""
+    text = path.read_text(encoding="utf-8")
+    return [doc.strip() for doc in text.split(EOT) if doc.strip()]
+
+
+def split_documents(docs: list[str], val_docs: int, seed: int) -> tuple[list[str], list[str]]:
+    """Seeded split by document: (train, validation)."""
+    order = list(range(len(docs)))
+    random.Random(seed).shuffle(order)
+    n_val = min(val_docs, max(1, len(docs) // 10))
+    val = [docs[i] for i in order[:n_val]]
+    train = [docs[i] for i in order[n_val:]]
+    return train, val
+
+
+def train_tokenizer(texts: list[str], vocab_size: int) -> Tokenizer:
+    """Byte-level BPE (every string encodes, decoding is lossless) with ``<|endoftext|>``."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=[EOT],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    return tok
+
+
+def hf_tokenizer(tok: Tokenizer, max_length: int) -> PreTrainedTokenizerFast:
+    """Wrap for ``AutoTokenizer``: eos = bos = pad = unk = ``<|endoftext|>``, left padding."""
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=EOT,
+        eos_token=EOT,
+        pad_token=EOT,
+        unk_token=EOT,
+        padding_side="left",
+        clean_up_tokenization_spaces=False,
+        model_max_length=max_length,
+    )
+
+
+def encode_stream(tok: Tokenizer, docs: list[str], eot_id: int) -> torch.Tensor:
+    """One token stream: ``<eot> doc <eot> doc ...`` (the separator also serves as bos)."""
+    ids: list[int] = [eot_id]
+    for enc in tok.encode_batch(docs):
+        ids.extend(enc.ids)
+        ids.append(eot_id)
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def gutenberg_documents(path: Path, chunk_chars: int = 4000) -> list[str]:
+    """Gutenberg text cut into paragraph-aligned chunks (used only as extra training text)."""
+    paragraphs = [p.strip() for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for para in paragraphs:
+        current.append(para)
+        size += len(para)
+        if size >= chunk_chars:
+            chunks.append("\n\n".join(current))
+            current, size = [], 0
+    if current:
+        chunks.append("\n\n".join(current))
+    return chunks
+
+
+def sample_batch(
+    stream: torch.Tensor, batch: int, seq_len: int, gen: torch.Generator
+) -> torch.Tensor:
+    """``batch`` random windows of ``seq_len + 1`` tokens."""
+    high = len(stream) - seq_len - 1
+    starts = torch.randint(0, max(1, high), (batch,), generator=gen)
+    return torch.stack([stream[s : s + seq_len + 1] for s in starts.tolist()])
+
+
+# ---------------------------------------------------------------- model
+
+
+def build_model(shape: ModelShape, eot_id: int, vocab_size: int) -> LlamaForCausalLM:
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=shape.hidden_size,
+        intermediate_size=shape.intermediate_size,
+        num_hidden_layers=shape.num_layers,
+        num_attention_heads=shape.num_heads,
+        num_key_value_heads=shape.num_kv_heads,
+        max_position_embeddings=shape.seq_len,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
+        bos_token_id=eot_id,
+        eos_token_id=eot_id,
+        pad_token_id=eot_id,
+        initializer_range=0.02,
+    )
+    return LlamaForCausalLM(config)
+
+
+def add_residual_dropout(model: LlamaForCausalLM, p: float) -> None:
+    """Dropout on each attention/MLP output while training (hooks only: the export stays plain)."""
+    if p <= 0:
+        return
+
+    def mlp_hook(module: torch.nn.Module, _inp: object, out: torch.Tensor) -> torch.Tensor:
+        return F.dropout(out, p, module.training)
+
+    def attn_hook(module: torch.nn.Module, _inp: object, out: tuple) -> tuple:  # type: ignore[type-arg]
+        return (F.dropout(out[0], p, module.training), *out[1:])
+
+    for layer in model.model.layers:
+        layer.mlp.register_forward_hook(mlp_hook)
+        layer.self_attn.register_forward_hook(attn_hook)
+
+
+def lr_at(progress: float, peak: float, warmup: float, floor: float) -> float:
+    """Linear warmup then cosine decay to ``floor * peak``; ``progress`` in [0, 1]."""
+    if progress < warmup:
+        return peak * max(progress / warmup, 0.01)
+    t = min(1.0, (progress - warmup) / max(1e-9, 1.0 - warmup))
+    return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t)))
+
+
+@torch.no_grad()
+def bits_per_byte(
+    model: LlamaForCausalLM, tok: Tokenizer, docs: list[str], eot_id: int, batch: int = 16
+) -> tuple[float, float]:
+    """(bits per UTF-8 byte, nats per token) over ``docs``: each scored from a leading ``<eot>``.
+
+    Every token of every document is scored (long documents in consecutive windows of the
+    context length), the closing ``<eot>`` is not; bytes are the documents' UTF-8 bytes.
+    """
+    was_training = model.training
+    model.eval()
+    ctx = model.config.max_position_embeddings
+    windows: list[list[int]] = []
+    for enc in tok.encode_batch(docs):
+        ids = [eot_id, *enc.ids]
+        for start in range(0, len(ids) - 1, ctx):
+            windows.append(ids[start : start + ctx + 1])
+    windows.sort(key=len)
+    total_nats = 0.0
+    total_tokens = 0
+    for i in range(0, len(windows), batch):
+        group = windows[i : i + batch]
+        width = max(len(w) for w in group)
+        x = torch.full((len(group), width), eot_id, dtype=torch.long)
+        y = torch.full((len(group), width - 1), -100, dtype=torch.long)
+        mask = torch.zeros((len(group), width - 1), dtype=torch.long)
+        for row, w in enumerate(group):
+            x[row, : len(w)] = torch.tensor(w)
+            y[row, : len(w) - 1] = torch.tensor(w[1:])
+            mask[row, : len(w) - 1] = 1
+        logits = model(input_ids=x[:, :-1], attention_mask=mask).logits
+        nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum")
+        total_nats += float(nll)
+        total_tokens += int((y != -100).sum())
+    n_bytes = sum(len(d.encode("utf-8")) for d in docs)
+    model.train(was_training)
+    return total_nats / math.log(2) / n_bytes, total_nats / max(1, total_tokens)
+
+
+# ---------------------------------------------------------------- export
+
+
+def default_generation_config(eot_id: int) -> GenerationConfig:
+    """Sampling defaults for stories (chosen from samples; see the model card)."""
+    return GenerationConfig(
+        do_sample=True,
+        temperature=0.7,
+        top_k=40,
+        top_p=0.9,
+        repetition_penalty=1.1,
+        max_new_tokens=128,
+        bos_token_id=eot_id,
+        eos_token_id=eot_id,
+        pad_token_id=eot_id,
+    )
+
+
+def export_model(
+    model: LlamaForCausalLM,
+    tokenizer: PreTrainedTokenizerFast,
+    out: Path,
+    metrics: dict[str, object],
+) -> None:
+    """Write an HF model dir next to ``out`` and swap it in (readers never see half a model).
+
+    The model card and package marker already in ``out`` are carried over.
+    """
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    eot_id = model.config.eos_token_id
+    assert isinstance(eot_id, int)
+    model.generation_config = default_generation_config(eot_id)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "training_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    for kept in KEPT_ON_EXPORT:
+        if (out / kept).exists():
+            shutil.copy2(out / kept, tmp / kept)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- training
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Train the storyloom story model (tokenizer + Llama-style causal LM).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("corpus", type=Path, help=f"folder with {TINYSTORIES_FILE} [+ {GUTENBERG_FILE}]")
+    p.add_argument("--out", type=Path, required=True, help="HF model dir to export into")
+    p.add_argument(
+        "--run-dir",
+        type=Path,
+        default=Path("runs/train_model"),
+        help="scratch: tokenizer, checkpoint, log",
+    )
+    p.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    p.add_argument("--vocab-size", type=int, help="override the preset's vocabulary size")
+    p.add_argument("--seq-len", type=int, help="override the preset's training window")
+    p.add_argument("--batch-size", type=int, help="override the preset's batch size")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--val-docs", type=int, default=250, help="held-out TinyStories documents")
+    p.add_argument("--max-docs", type=int, help="use only the first N TinyStories documents")
+    p.add_argument(
+        "--gutenberg-fraction",
+        type=float,
+        default=0.125,
+        help="share of batch rows drawn from the Gutenberg text (0 disables)",
+    )
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--min-lr-ratio", type=float, default=0.05)
+    p.add_argument("--warmup", type=float, default=0.03, help="warmup share of the run")
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--dropout", type=float, default=0.1, help="residual dropout while training")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0: no limit)")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="stop after N minutes; the LR schedule fits this budget (0: no limit)",
+    )
+    p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0: by time)")
+    p.add_argument("--eval-minutes", type=float, default=7.0, help="evaluate every N minutes")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--resume", action="store_true", help="continue from run-dir's checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    args = p.parse_args(argv)
+    if args.max_steps <= 0 and args.max_minutes <= 0:
+        p.error("give --max-steps and/or --max-minutes")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    shape = PRESETS[args.preset]
+    shape = replace(
+        shape,
+        vocab_size=args.vocab_size or shape.vocab_size,
+        seq_len=args.seq_len or shape.seq_len,
+        batch_size=args.batch_size or shape.batch_size,
+    )
+    run_dir: Path = args.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "checkpoint.pt"
+    tok_path = run_dir / "tokenizer.json"
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+
+    docs = read_documents(args.corpus / TINYSTORIES_FILE)
+    if args.max_docs:
+        docs = docs[: args.max_docs]
+    train_docs, val_docs = split_documents(docs, args.val_docs, args.seed)
+    gut_path = args.corpus / GUTENBERG_FILE
+    gut_docs = (
+        gutenberg_documents(gut_path) if args.gutenberg_fraction > 0 and gut_path.exists() else []
+    )
+    if args.max_docs:
+        gut_docs = gut_docs[: max(1, args.max_docs // 20)]
+
+    if args.resume and tok_path.exists():
+        tok = Tokenizer.from_file(str(tok_path))
+    else:
+        tok = train_tokenizer(train_docs, shape.vocab_size)
+        tok.save(str(tok_path))
+    eot_id = tok.token_to_id(EOT)
+    assert eot_id is not None
+    vocab = tok.get_vocab_size()
+    splits = Splits(
+        stories=encode_stream(tok, train_docs, eot_id),
+        gutenberg=encode_stream(tok, gut_docs, eot_id) if gut_docs else None,
+        validation=val_docs,
+    )
+    train_bytes = sum(len(d.encode("utf-8")) for d in train_docs)
+    logger.info(
+        "docs: %d train (%d tokens, %.2f bytes/token), %d validation; gutenberg tokens: %d",
+        len(train_docs),
+        len(splits.stories),
+        train_bytes / len(splits.stories),
+        len(val_docs),
+        0 if splits.gutenberg is None else len(splits.gutenberg),
+    )
+
+    model = build_model(shape, eot_id, vocab)
+    add_residual_dropout(model, args.dropout)
+    n_params = sum(p.numel() for p in model.parameters())
+    logger.info("model: %s, %.2fM parameters", asdict(shape), n_params / 1e6)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": args.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=args.lr,
+        betas=(0.9, 0.95),
+        eps=1e-8,
+    )
+    gen = torch.Generator().manual_seed(args.seed)
+    step, elapsed_before, best_bpb = 0, 0.0, float("inf")
+    history: list[dict[str, float]] = []
+    if args.resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        step, elapsed_before = state["step"], state["elapsed"]
+        best_bpb, history = state["best_bpb"], state["history"]
+        logger.info("resumed at step %d (%.1f min)", step, elapsed_before / 60)
+
+    max_seconds = args.max_minutes * 60
+    hf_tok = hf_tokenizer(tok, shape.seq_len)
+
+    def progress_of(step_now: int, elapsed: float) -> float:
+        parts = []
+        if args.max_steps > 0:
+            parts.append(step_now / args.max_steps)
+        if max_seconds > 0:
+            parts.append(elapsed / max_seconds)
+        return max(parts)
+
+    def evaluate_and_save(elapsed: float) -> None:
+        nonlocal best_bpb
+        bpb, nats = bits_per_byte(model, tok, splits.validation, eot_id)
+        history.append(
+            {
+                "step": step,
+                "minutes": elapsed / 60,
+                "bits_per_byte": bpb,
+                "val_nats_per_token": nats,
+            }
+        )
+        improved = bpb < best_bpb
+        best_bpb = min(best_bpb, bpb)
+        logger.info(
+            "step %d  %.1f min  val %.4f nats/token  %.4f bits/byte%s",
+            step,
+            elapsed / 60,
+            nats,
+            bpb,
+            "  (best, exported)" if improved else "",
+        )
+        if improved:
+            metrics = {
+                "step": step,
+                "minutes": round(elapsed / 60, 2),
+                "bits_per_byte": round(bpb, 4),
+                "val_nats_per_token": round(nats, 4),
+                "parameters": n_params,
+                "shape": asdict(shape),
+                "val_docs": len(splits.validation),
+                "seed": args.seed,
+                "args": sys.argv[1:] if argv is None else argv,
+            }
+            export_model(model, hf_tok, args.out, metrics)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "generator": gen.get_state(),
+                "step": step,
+                "elapsed": elapsed,
+                "best_bpb": best_bpb,
+                "history": history,
+            },
+            ckpt_path.with_suffix(".tmp"),
+        )
+        ckpt_path.with_suffix(".tmp").replace(ckpt_path)
+        (run_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+
+    model.train()
+    start = time.monotonic() - elapsed_before
+    last_eval = time.monotonic()
+    bar = tqdm(
+        total=args.max_steps or None,
+        initial=step,
+        disable=args.no_progress,
+        unit="step",
+        dynamic_ncols=True,
+        mininterval=5.0,
+    )
+    n_gut = 0
+    if splits.gutenberg is not None:
+        n_gut = round(shape.batch_size * args.gutenberg_fraction)
+    smoothed = None
+    while True:
+        elapsed = time.monotonic() - start
+        progress = progress_of(step, elapsed)
+        if progress >= 1.0:
+            break
+        lr = lr_at(progress, args.lr, args.warmup, args.min_lr_ratio)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        rows = [sample_batch(splits.stories, shape.batch_size - n_gut, shape.seq_len, gen)]
+        if n_gut and splits.gutenberg is not None:
+            rows.append(sample_batch(splits.gutenberg, n_gut, shape.seq_len, gen))
+        batch = torch.cat(rows)
+        logits = model(input_ids=batch[:, :-1]).logits
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        loss_value = loss.item()
+        smoothed = loss_value if smoothed is None else 0.98 * smoothed + 0.02 * loss_value
+        bar.update(1)
+        bar.set_postfix(loss=f"{smoothed:.3f}", lr=f"{lr:.2e}", refresh=False)
+        due_steps = args.eval_every > 0 and step % args.eval_every == 0
+        due_time = args.eval_every <= 0 and time.monotonic() - last_eval >= args.eval_minutes * 60
+        if due_steps or due_time:
+            evaluate_and_save(time.monotonic() - start)
+            last_eval = time.monotonic()
+    bar.close()
+    if not history or history[-1]["step"] != step:
+        evaluate_and_save(time.monotonic() - start)
+    logger.info(
+        "done: %d steps, %.1f min, best %.4f bits/byte",
+        step,
+        (time.monotonic() - start) / 60,
+        best_bpb,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

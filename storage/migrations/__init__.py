@@ -1,0 +1,1 @@
+"""Alembic migrations for storyloom (run through storage.migrate)."""

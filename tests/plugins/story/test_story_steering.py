@@ -1,0 +1,66 @@
+"""Memory, author's note and lore: who may change them, and that the next prompt shows them."""
+
+from __future__ import annotations
+
+from storage.records import PromptPartKind
+from tests.plugins.story.conftest import GameFactory, transcript
+from tests.plugins.story.helpers import active_story, by_reply, texts
+
+MEMORY = "Spark is a small green dragon who loves cocoa."
+NOTE = "Keep it gentle and cozy."
+LORE = "The moon in this world is made of cheese."
+
+
+async def test_memory_note_and_lore_reach_the_prompt(make_game: GameFactory) -> None:
+    game = await make_game()
+    store = game.app.store
+    records = await game.play(
+        game.line("Alice", "/story start A shy dragon who is afraid of the dark"),
+        game.line("Bob", f"/story memory {MEMORY}"),
+        game.line("Alice", f"/story memory {MEMORY}"),
+        game.line("Dana", f"/story note {NOTE}", mod=True),
+        game.line("Alice", f"/story lore moon,stars {LORE}"),
+        game.line("Alice", "/story add Spark looked up at the moon."),
+        game.line("Alice", "/story continue"),
+        game.line("Bob", "/story memory"),
+        game.line("Bob", "/story changes"),
+        game.line("Bob", "/story lore list"),
+    )
+    print(transcript(records))
+    assert "Only Alice" in texts(by_reply(records, 2))
+    assert "Memory updated" in texts(by_reply(records, 3))
+    assert "note updated" in texts(by_reply(records, 4))
+    assert "moon, stars" in texts(by_reply(records, 5))
+    prompt = game.plugin.last_prompt[game.channel_key]
+    text = prompt.text
+    assert text.startswith("A shy dragon who is afraid of the dark\n" + MEMORY)
+    assert LORE in text and f"[Author's note: {NOTE}]" in text
+    assert "Alice: Spark looked up at the moon." in text
+    assert text.endswith("Narrator:")
+    assert isinstance(prompt.prompt, str) and prompt.prompt == text
+    order = [p.kind for p in prompt.context.parts]
+    assert order[0] is PromptPartKind.MEMORY and order[1] is PromptPartKind.LORE
+    assert order[-1] is PromptPartKind.CUE
+    assert MEMORY in texts(by_reply(records, 8))
+    changes = texts(by_reply(records, 9))
+    assert "Alice set **memory**" in changes and "set **author_note**" in changes
+    entry_id = int(texts(by_reply(records, 10)).split("`#")[1].split("`")[0])
+
+    budget = game.app.generation.max_context_tokens - 24
+    assert prompt.context.total_tokens <= budget
+
+    records = await game.play(
+        game.line("Alice", f"/story lore remove {entry_id}"),
+        game.line("Alice", "/story memory clear"),
+        game.line("Alice", "/story note clear"),
+        game.line("Alice", "/story add The moon was bright."),
+        game.line("Alice", "/story continue"),
+    )
+    print(transcript(records))
+    text = game.plugin.last_prompt[game.channel_key].text
+    assert LORE not in text and MEMORY not in text and "Author's note" not in text
+    story = await active_story(store)
+    history = await store.stories.history(story.id)
+    assert [(h.field, h.user_id) for h in history] == [
+        ("memory", "u-alice"), ("author_note", "u-dana"), ("memory", "u-alice"),
+        ("author_note", "u-alice")]

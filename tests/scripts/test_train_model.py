@@ -1,0 +1,134 @@
+"""scripts/train_model.py end to end on a minuscule corpus, and the bundled model it produced."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from bot.models import BUNDLED_MODEL_NAME, bundled_model_path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_model.py"
+
+NAMES = ["Lily", "Tom", "Mia", "Ben", "Sue"]
+THINGS = ["a red ball", "a big box", "a small cat", "a shiny stone", "a blue kite"]
+PLACES = ["the park", "the garden", "the forest", "the beach"]
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("train_model_under_test", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_corpus(folder: Path, n_stories: int = 40) -> None:
+    rng = random.Random(7)
+    stories = []
+    for _ in range(n_stories):
+        name, thing, place = rng.choice(NAMES), rng.choice(THINGS), rng.choice(PLACES)
+        stories.append(
+            f"Once upon a time, {name} went to {place}. {name} found {thing}. "
+            f'"Look!" said {name}. {name} was very happy and played with it all day.'
+        )
+    folder.mkdir()
+    (folder / "tinystories_train.txt").write_text("\n<|endoftext|>\n".join(stories) + "\n")
+    (folder / "gutenberg_stories.txt").write_text(
+        "There was once a king who had three daughters.\n\nThe youngest was the fairest of all.\n"
+        * 20
+    )
+
+
+def generate(model_dir: Path, prompt: str, new_tokens: int) -> str:
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    inputs = tokenizer(prompt, return_tensors="pt")
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    return str(tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
+
+
+def test_script_trains_exports_and_resumes_a_tiny_model(tmp_path: Path) -> None:
+    corpus, out, run_dir = tmp_path / "corpus", tmp_path / "model", tmp_path / "run"
+    write_corpus(corpus)
+    script = load_script()
+    common = [
+        str(corpus),
+        "--out",
+        str(out),
+        "--run-dir",
+        str(run_dir),
+        "--preset",
+        "tiny",
+        "--val-docs",
+        "4",
+        "--eval-every",
+        "4",
+        "--threads",
+        "1",
+        "--no-progress",
+    ]
+
+    assert script.main([*common, "--max-steps", "8"]) == 0
+
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "generation_config.json"):
+        assert (out / name).is_file(), name
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [h["step"] for h in history] == [4, 8]
+    assert all(0 < h["bits_per_byte"] < 16 for h in history)
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model.config.model_type == "llama"
+    assert len(generate(out, "Once upon a time,", 5)) > 0
+
+    # --resume continues from the checkpoint instead of starting over.
+    assert script.main([*common, "--max-steps", "12", "--resume"]) == 0
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [h["step"] for h in history] == [4, 8, 12]
+
+
+def test_bits_per_byte_divides_nats_by_bytes(tmp_path: Path) -> None:
+    script = load_script()
+    docs = ["The cat sat on the mat.", "A dog ran to the park and back again."]
+    tok = script.train_tokenizer(docs * 5, 300)
+    eot = tok.token_to_id(script.EOT)
+    shape = script.PRESETS["tiny"]
+    model = script.build_model(shape, eot, tok.get_vocab_size())
+    bpb, nats_per_token = script.bits_per_byte(model, tok, docs, eot)
+    n_tokens = sum(len(tok.encode(d).ids) for d in docs)
+    n_bytes = sum(len(d.encode()) for d in docs)
+    expected = nats_per_token * n_tokens / torch.log(torch.tensor(2.0)).item() / n_bytes
+    assert bpb == pytest.approx(expected, rel=1e-4)
+
+
+def test_bundled_model_loads_and_writes_english() -> None:
+    path = bundled_model_path()
+    assert path.name == BUNDLED_MODEL_NAME
+    size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+    assert size <= 25 * 1024 * 1024
+
+    text = generate(path, "Once upon a time, there was a little girl named Lily. She", 40)
+
+    words = text.split()
+    assert len(words) >= 15
+    alphabetic = [w for w in words if w.strip(".,!?\"'").isalpha()]
+    assert len(alphabetic) / len(words) >= 0.8
+    assert {"the", "and", "she", "her", "a", "to", "was"} & {w.lower() for w in alphabetic}
+
+
+def test_bundled_tokenizer_is_lossless_and_pads_left() -> None:
+    tokenizer = AutoTokenizer.from_pretrained(bundled_model_path())
+    text = 'Zoë said: "¿Qué?" 🐉 <tag>\ttab'
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+    assert tokenizer.eos_token == tokenizer.pad_token == "<|endoftext|>"
+    batch = tokenizer(["Hi", "Once upon a time"], padding=True, return_tensors="pt")
+    assert batch["attention_mask"][0, 0] == 0 and batch["attention_mask"][0, -1] == 1

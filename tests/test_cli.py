@@ -1,0 +1,52 @@
+"""The installed `storyloom` command, run as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+STORYLOOM = [sys.executable, "-m", "bot.cli"]
+
+
+def _run(args: list[str], tmp_path: Path, stdin: str = "", timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STORYLOOM_DATA_DIR": str(tmp_path / "data"), "STORYLOOM_LOGGING__LEVEL": "WARNING"}
+    env.pop("DISCORD_TOKEN", None)
+    env.pop("STORYLOOM_DISCORD__TOKEN", None)
+    return subprocess.run(STORYLOOM + args, input=stdin, capture_output=True, text=True, env=env,
+                          timeout=timeout, check=False)
+
+
+def test_help_and_version(tmp_path: Path) -> None:
+    result = _run(["--help"], tmp_path)
+    assert result.returncode == 0
+    for word in ("play", "run", "serve-model", "bench", "moderate", "migrate", "export", "version"):
+        assert word in result.stdout
+    assert "storyloom" in _run(["version"], tmp_path).stdout
+
+
+def test_run_without_token_says_what_to_do(tmp_path: Path) -> None:
+    result = _run(["run"], tmp_path)
+    assert result.returncode == 2
+    assert "STORYLOOM_DISCORD__TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_play_jsonl_several_users_start_a_story(tmp_path: Path) -> None:
+    script = "\n".join(json.dumps(line) for line in [
+        {"user": "ann", "text": "/story start A shy dragon wants to learn to read."},
+        {"user": "bo", "text": "The dragon found a book in the old library."},
+        {"user": "ann", "text": "/story continue"},
+        "not json",
+    ]) + "\n"
+    result = _run(["play", "--jsonl"], tmp_path, stdin=script)
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r["kind"] for r in records} <= {"message", "edit", "notice", "error"}
+    assert any(r["kind"] == "error" and r["reply_to"] == "in-4" for r in records)
+    continued = [r for r in records if r["reply_to"] == "in-3" and r["kind"] in ("message", "edit")]
+    assert continued, records
+    final = continued[-1]["text"]
+    assert len(final.split()) >= 3, final
+    assert "Traceback" not in result.stdout
