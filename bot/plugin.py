@@ -34,6 +34,7 @@ import enum
 import inspect
 import random
 import re
+import time
 import types
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -334,7 +335,6 @@ class Call:
         shown. ``render`` turns the generated text so far into the message text; ``final`` builds
         the last version (e.g. with buttons). Returns the final generated text and the message.
         """
-        loop_time = _monotonic
         message: SentMessage | None = None
         last_edit = 0.0
         shown = ""
@@ -347,7 +347,7 @@ class Call:
                     rendered = render(text)
                     if not rendered.strip() or rendered == shown:
                         continue
-                    now = loop_time()
+                    now = time.monotonic()
                     if message is None:
                         message = await self.reply(rendered)
                         shown, last_edit = rendered, now
@@ -369,12 +369,6 @@ class Call:
 
 
 INTERRUPTED = "*(The storyteller was interrupted — nothing was added.)*"
-
-
-def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
 
 
 class Plugin:

@@ -185,13 +185,7 @@ class Router:
         if incoming.author.is_bot:
             return
         incoming = clean_incoming(incoming)
-        out_ctx = ModerationContext(
-            direction=Direction.OUTPUT,
-            guild_id=incoming.channel.guild_id,
-            channel_id=incoming.channel.channel_id,
-            user_id=incoming.author.id,
-            nsfw=incoming.channel.nsfw,
-        )
+        out_ctx = ModerationContext.for_channel(Direction.OUTPUT, incoming.channel, incoming.author.id)
         sink = ModeratedSink(responder, self._moderator, out_ctx)
         try:
             if self._closing:
@@ -267,9 +261,7 @@ class Router:
         if text.strip():
             verdict = await self._moderator.check(
                 text,
-                ModerationContext(direction=Direction.INPUT, guild_id=channel.guild_id,
-                                  channel_id=channel.channel_id, user_id=incoming.author.id,
-                                  nsfw=channel.nsfw),
+                ModerationContext.for_channel(Direction.INPUT, channel, incoming.author.id),
             )
             if verdict.blocked:
                 category = verdict.categories[0] if verdict.categories else "content"
@@ -344,9 +336,7 @@ class Router:
         channel = incoming.channel
         verdict = await self._moderator.check(
             incoming.text,
-            ModerationContext(direction=Direction.INPUT, guild_id=channel.guild_id,
-                              channel_id=channel.channel_id, user_id=incoming.author.id,
-                              nsfw=channel.nsfw),
+            ModerationContext.for_channel(Direction.INPUT, channel, incoming.author.id),
             record=False,
         )
         if not verdict.blocked:

@@ -45,8 +45,7 @@ class ModeratedWriter:
         return dataclasses.replace(request, params=params)
 
     def _ctx(self, channel: ChannelRef, user_id: str | None) -> ModerationContext:
-        return ModerationContext(direction=Direction.OUTPUT, guild_id=channel.guild_id,
-                                 channel_id=channel.channel_id, user_id=user_id, nsfw=channel.nsfw)
+        return ModerationContext.for_channel(Direction.OUTPUT, channel, user_id)
 
     async def complete(self, request: GenerationRequest, *, channel: ChannelRef,
                        user_id: str | None = None) -> GenerationResult:

@@ -20,7 +20,6 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.types import (
@@ -48,13 +47,6 @@ Emit = Callable[[dict[str, Any]], None]
 
 def _user_id(name: str) -> str:
     return f"u-{name.strip().lower()}"
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptLine:
-    """One parsed JSON line of a script."""
-
-    incoming: Incoming
 
 
 class ScriptError(ValueError):

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.types import ChannelRef
 
 
 class Action(enum.StrEnum):
@@ -112,6 +113,13 @@ class ModerationContext:
     channel_id: str | None = None
     user_id: str | None = None
     nsfw: bool = False
+
+    @classmethod
+    def for_channel(cls, direction: Direction, channel: ChannelRef,
+                    user_id: str | None = None) -> ModerationContext:
+        """The context of a text going into or out of ``channel`` (NSFW from the channel)."""
+        return cls(direction=direction, guild_id=channel.guild_id, channel_id=channel.channel_id,
+                   user_id=user_id, nsfw=channel.nsfw)
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,13 +224,7 @@ class HeadlinePlugin(Plugin):
 
     def _allowed(self, call: Call) -> Allowed:
         moderation = self.context.moderation
-        ctx = ModerationContext(
-            direction=Direction.OUTPUT,
-            guild_id=call.channel.guild_id,
-            channel_id=call.channel.channel_id,
-            user_id=call.author.id,
-            nsfw=call.channel.nsfw,
-        )
+        ctx = ModerationContext.for_channel(Direction.OUTPUT, call.channel, call.author.id)
 
         async def allowed(text: str) -> bool:
             return not (await moderation.check(text, ctx)).blocked

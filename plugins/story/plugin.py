@@ -439,13 +439,7 @@ class StoryPlugin(Plugin):
     async def _passes(self, call: Call, text: str) -> bool:
         verdict = await self.context.moderation.check(
             text,
-            ModerationContext(
-                direction=Direction.OUTPUT,
-                guild_id=call.channel.guild_id,
-                channel_id=call.channel.channel_id,
-                user_id=call.author.id,
-                nsfw=call.channel.nsfw,
-            ),
+            ModerationContext.for_channel(Direction.OUTPUT, call.channel, call.author.id),
         )
         return not verdict.blocked
 
