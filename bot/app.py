@@ -10,10 +10,14 @@ from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.core_plugin import CorePlugin
-from bot.errors import ConfigError
 from bot.generation.service import GenerationService, build_generation_service
+from bot.moderation.mod_log import ModLogSink
 from bot.moderation.pipeline import ModerationPipeline
-from bot.moderation.types import AuditEvent, GuildRules
+from bot.moderation.rules_store import RULES_KEY as RULES_KEY
+from bot.moderation.rules_store import RULES_NAMESPACE as RULES_NAMESPACE
+from bot.moderation.rules_store import StoreRulesProvider as StoreRulesProvider
+from bot.moderation.types import AuditEvent
+from bot.moderation_plugin import ModerationPlugin
 from bot.plugin import Plugin, PluginContext
 from bot.ratelimit import Limit
 from bot.registry import PluginRegistry, discover
@@ -23,29 +27,6 @@ from storage import Store, open_store
 from storage.records import ModerationDirection
 
 log = logging.getLogger(__name__)
-
-RULES_NAMESPACE = "moderation"
-RULES_KEY = "rules"
-
-
-class StoreRulesProvider:
-    """Per-guild moderation rules kept in the scoped settings table."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        store.settings.register_defaults(RULES_NAMESPACE, **{RULES_KEY: {}})
-
-    async def rules_for(self, guild_id: str | None) -> GuildRules:
-        if guild_id is None:
-            return GuildRules()
-        raw = await self._store.settings.get(RULES_NAMESPACE, RULES_KEY, guild_id=guild_id)
-        if not isinstance(raw, dict) or not raw:
-            return GuildRules()
-        try:
-            return GuildRules.from_dict(raw)
-        except ConfigError:
-            log.warning("guild %s has invalid moderation rules; using defaults", guild_id)
-            return GuildRules()
 
 
 class StoreAuditSink:
@@ -70,6 +51,8 @@ class App:
     store: Store
     generation: GenerationService
     moderation: ModerationPipeline
+    mod_log: ModLogSink
+    """Audit sink that also posts mod-log summaries; adapters set ``mod_log.poster``."""
     registry: PluginRegistry
     router: Router
     writer: ModeratedWriter
@@ -95,8 +78,11 @@ class App:
     @classmethod
     async def _assemble(cls, settings: Settings, store: Store, generation: GenerationService,
                         plugins: Iterable[type[Plugin]] | None) -> App:
-        moderation = ModerationPipeline(settings.moderation, rules_provider=StoreRulesProvider(store),
-                                        audit=StoreAuditSink(store))
+        rules = StoreRulesProvider(store)
+        fallback = settings.discord.mod_log_channel_id
+        mod_log = ModLogSink(StoreAuditSink(store), rules,
+                             fallback_channel_id=str(fallback) if fallback is not None else None)
+        moderation = ModerationPipeline(settings.moderation, rules_provider=rules, audit=mod_log)
         writer = ModeratedWriter(generation, moderation, max_attempts=settings.moderation.max_regen_attempts + 1)
         registry = PluginRegistry()
         contexts: dict[str, PluginContext] = {}
@@ -130,6 +116,7 @@ class App:
         core = registry.add(CorePlugin, context_for)
         assert isinstance(core, CorePlugin)
         core.registry = registry
+        registry.add(ModerationPlugin, context_for)
         sources: list[tuple[str, Callable[[], type[Plugin]]]]
         if plugins is None:
             sources = discover(settings.enabled_plugins or None)
@@ -137,7 +124,7 @@ class App:
             sources = [(p.name or p.__name__, (lambda p=p: p)) for p in plugins]  # type: ignore[misc]
         registry.load(sources, context_for)
         app = cls(settings=settings, store=store, generation=generation, moderation=moderation,
-                  registry=registry, router=router, writer=writer, _contexts=contexts)
+                  mod_log=mod_log, registry=registry, router=router, writer=writer, _contexts=contexts)
         for name, plugin in list(registry.plugins.items()):
             try:
                 await plugin.setup()
@@ -150,6 +137,7 @@ class App:
     async def close(self, *, drain_timeout: float = 30.0) -> None:
         """Finish (or cancel) in-flight work, then stop plugins, generation and the store."""
         await self.router.drain(drain_timeout)
+        await self.mod_log.drain()
         for name, plugin in self.registry.plugins.items():
             try:
                 await plugin.teardown()

@@ -26,13 +26,20 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-bench_app = typer.Typer(help="Benchmarks that print ratios and write JSON results.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks that print ratios and write JSON results.", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML settings file (default: $STORYLOOM_CONFIG, else built-in defaults).",
-                 exists=False, dir_okay=False),
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML settings file (default: $STORYLOOM_CONFIG, else built-in defaults).",
+        exists=False,
+        dir_okay=False,
+    ),
 ]
 
 
@@ -87,9 +94,15 @@ def version() -> None:
 @app.command()
 def play(
     config: ConfigOption = None,
-    jsonl: Annotated[bool, typer.Option("--jsonl", help="Scripted mode: JSON lines in on stdin, JSON lines out.")] = False,
-    user: Annotated[str, typer.Option(help="Who you are at the start (interactive mode).")] = "player",
-    channel: Annotated[str, typer.Option(help="The channel you start in (interactive mode).")] = "main",
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="Scripted mode: JSON lines in on stdin, JSON lines out.")
+    ] = False,
+    user: Annotated[
+        str, typer.Option(help="Who you are at the start (interactive mode).")
+    ] = "player",
+    channel: Annotated[
+        str, typer.Option(help="The channel you start in (interactive mode).")
+    ] = "main",
 ) -> None:
     """Play in the terminal, as if in one Discord server with several people.
 
@@ -108,6 +121,7 @@ def play(
         app_ = await App.create(settings)
         try:
             if jsonl:
+
                 def emit(record: dict[str, Any]) -> None:
                     sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
                     sys.stdout.flush()
@@ -162,20 +176,28 @@ def migrate(config: ConfigOption = None) -> None:
 @app.command()
 def moderate(
     config: ConfigOption = None,
-    guild_config: Annotated[Path | None, typer.Option(help="A server's moderation rules (JSON or TOML).")] = None,
+    guild_config: Annotated[
+        Path | None, typer.Option(help="A server's moderation rules (JSON or TOML).")
+    ] = None,
 ) -> None:
     """Check texts from stdin (plain lines or {"text": ...} JSON lines); print one JSON verdict per line."""
     settings = _settings(config)
     from bot.moderation.cli import moderate_stream
 
-    _run(lambda: moderate_stream(settings.moderation, sys.stdin, sys.stdout, guild_config=guild_config))
+    _run(
+        lambda: moderate_stream(
+            settings.moderation, sys.stdin, sys.stdout, guild_config=guild_config
+        )
+    )
 
 
 @app.command()
 def export(
     config: ConfigOption = None,
     story_id: Annotated[int | None, typer.Option(help="The story to export.")] = None,
-    channel: Annotated[str | None, typer.Option(help="Export the active (or latest) story of this channel key.")] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Export the active (or latest) story of this channel key.")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="md or json.")] = "md",
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
 ) -> None:
@@ -183,28 +205,35 @@ def export(
     settings = _settings(config)
     from storage.export import export_command
 
-    _run(lambda: export_command(settings.resolved_storage(), story_id=story_id, channel=channel,
-                                fmt=fmt, out=out))
+    _run(
+        lambda: export_command(
+            settings.resolved_storage(), story_id=story_id, channel=channel, fmt=fmt, out=out
+        )
+    )
 
 
 @bench_app.command("generation")
 def bench_generation(
-    out: Annotated[Path, typer.Option(help="JSON results file.")] = Path("bench/results/generation.json"),
+    out: Annotated[Path, typer.Option(help="JSON results file.")] = Path(
+        "bench/results/generation.json"
+    ),
     quick: Annotated[bool, typer.Option(help="Smaller run (about a minute).")] = False,
 ) -> None:
     """Naive per-request generate vs. the service vs. one bare static batch (tokens/s, TTFT)."""
-    from bench.generation import main as bench_main
+    bench_main = _bench("generation").main
 
     bench_main(out=out, quick=quick)
 
 
 @bench_app.command("context")
 def bench_context(
-    out: Annotated[Path, typer.Option(help="JSON results file.")] = Path("bench/results/context.json"),
+    out: Annotated[Path, typer.Option(help="JSON results file.")] = Path(
+        "bench/results/context.json"
+    ),
     quick: Annotated[bool, typer.Option(help="Smaller run.")] = False,
 ) -> None:
     """Prompt assembly for 100 vs 100,000 turns, and durable turns/s from 50 writers."""
-    from bench.context import main as bench_main
+    bench_main = _bench("context").main
 
     bench_main(out=out, quick=quick)
 
@@ -216,28 +245,48 @@ def bench_load(
     seconds: Annotated[float, typer.Option(help="How long to run.")] = 30.0,
 ) -> None:
     """The full path under load: N channels of players, latency percentiles, nothing lost."""
-    from bench.load import main as bench_main
+    bench_main = _bench("load").main
 
     bench_main(out=out, channels=channels, seconds=seconds)
 
 
 @bench_app.command("model-speed")
 def bench_model_speed(
-    out: Annotated[Path, typer.Option(help="JSON results file.")] = Path("bench/results/model_speed.json"),
+    out: Annotated[Path, typer.Option(help="JSON results file.")] = Path(
+        "bench/results/model_speed.json"
+    ),
     quick: Annotated[bool, typer.Option(help="Smaller run.")] = False,
 ) -> None:
-    """One-core tokens/s of the bundled model for one request (sampling, greedy, bare forward)."""
-    from bench.model_speed import main as bench_main
+    """One-core tokens/s of the bundled model for one request: generate, bare forward loops
+    (transformers and the lean decoder) and the storyloom service; ratios and the 500 target."""
+    bench_main = _bench("model_speed").main
 
     bench_main(out=out, quick=quick)
 
 
-@bench_app.command("poems", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@bench_app.command(
+    "poems", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
 def bench_poems(ctx: typer.Context) -> None:
     """Form-valid rate of generated poems per form (options: --topics N --forms a,b --chat --out FILE)."""
-    from bench.poems import main as bench_main
+    bench_main = _bench("poems").main
 
     bench_main(list(ctx.args))
+
+
+def _bench(name: str) -> Any:
+    """A module of ``bench/``, which is not installed: it is imported from the source checkout."""
+    import importlib
+
+    root = str(Path(__file__).resolve().parent.parent)
+    if (Path(root) / "bench").is_dir() and root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        return importlib.import_module(f"bench.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("bench", f"bench.{name}"):
+            raise
+        raise ConfigError("the benchmarks need a source checkout (bench/ next to bot/)") from exc
 
 
 def _safe_url(url: str) -> str:

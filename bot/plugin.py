@@ -135,6 +135,8 @@ class CommandSpec:
     guild_only: bool = False
     defer: bool = True
     """Whether the adapter should acknowledge at once (Discord's 3 s limit) before running it."""
+    moderated: bool = True
+    """False: the content filters skip the arguments and replies (mentions are still scrubbed)."""
 
     @property
     def usage(self) -> str:
@@ -178,11 +180,14 @@ def command(
     examples: tuple[str, ...] = (),
     guild_only: bool = False,
     defer: bool = True,
+    moderated: bool = True,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
     """Declare a command. ``path`` is one to three words, e.g. ``"poem"`` or ``"story add"``.
 
     The handler is ``async def handler(self, call: Call, <params>) -> Reply | str | None``; a
-    returned string or :class:`Reply` is posted for you.
+    returned string or :class:`Reply` is posted for you. ``moderated=False`` lets the command's
+    arguments and replies past the content filters (mentions are still scrubbed); it is allowed
+    only with a ``permission``, for moderators who must type and read the words they forbid.
     """
 
     def decorate(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -191,7 +196,7 @@ def command(
             _DECL_ATTR,
             ("command", dict(path=path, description=description, permission=permission,
                              cooldown=cooldown, aliases=aliases, examples=examples,
-                             guild_only=guild_only, defer=defer)),
+                             guild_only=guild_only, defer=defer, moderated=moderated)),
         )
         return fn
 
@@ -489,6 +494,8 @@ def _command_spec(plugin: str, attr: str, fn: Callable[..., Any], options: dict[
             raise PluginLoadError(f"{plugin}.{attr}: bad alias {alias!r}")
     if not options["description"] or len(options["description"]) > 100:
         raise PluginLoadError(f"{plugin}.{attr}: a description of 1-100 characters is required")
+    if not options["moderated"] and options["permission"] is None:
+        raise PluginLoadError(f"{plugin}.{attr}: only commands that need a permission may skip moderation")
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
     except Exception as exc:  # unresolved forward references and the like
@@ -530,6 +537,7 @@ def _command_spec(plugin: str, attr: str, fn: Callable[..., Any], options: dict[
         examples=tuple(options["examples"]),
         guild_only=options["guild_only"],
         defer=options["defer"],
+        moderated=options["moderated"],
     )
 
 

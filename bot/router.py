@@ -98,18 +98,27 @@ def clean_incoming(incoming: Incoming) -> Incoming:
 
 
 class ModeratedSink:
-    """The responder a plugin sees: every text is scrubbed and moderated before it is posted."""
+    """The responder a plugin sees: every text is scrubbed and moderated before it is posted.
 
-    __slots__ = ("_ctx", "_moderator", "_responder")
+    With ``filtered=False`` (commands declared ``moderated=False``) texts are only scrubbed.
+    """
 
-    def __init__(self, responder: Responder, moderator: Moderator, ctx: ModerationContext) -> None:
+    __slots__ = ("_ctx", "_filtered", "_moderator", "_responder")
+
+    def __init__(self, responder: Responder, moderator: Moderator, ctx: ModerationContext,
+                 *, filtered: bool = True) -> None:
         self._responder = responder
         self._moderator = moderator
         self._ctx = ctx
+        self._filtered = filtered
+
+    def unfiltered(self) -> ModeratedSink:
+        """The same sink without the content filters (mentions and personal data still scrubbed)."""
+        return ModeratedSink(self._responder, self._moderator, self._ctx, filtered=False)
 
     async def _clean(self, reply: Reply, *, record: bool = True) -> Reply:
         text = sanitize_output(reply.text) if reply.text else reply.text
-        if text:
+        if text and self._filtered:
             verdict = await self._moderator.check(text, self._ctx, record=record)
             if verdict.blocked:
                 log.info("output withheld in channel %s (rule %s)", self._ctx.channel_id, verdict.rule)
@@ -247,7 +256,7 @@ class Router:
         return UnknownCommand(f"I don't know the command `/{shown}`.{hint} Type `/help` for the list.")
 
     async def _check_common(self, plugin: str, incoming: Incoming, text: str, *,
-                            known_enabled: bool = False) -> None:
+                            known_enabled: bool = False, moderate: bool = True) -> None:
         channel = incoming.channel
         if not known_enabled and not await self._switches.is_plugin_enabled(
                 plugin, channel.guild_id, channel.channel_id):
@@ -258,7 +267,7 @@ class Router:
                 f"{self.limits.max_message_chars:,}). Nothing was saved — please split it up."
             )
         self._rate_limit(incoming)
-        if text.strip():
+        if moderate and text.strip():
             verdict = await self._moderator.check(
                 text,
                 ModerationContext.for_channel(Direction.INPUT, channel, incoming.author.id),
@@ -289,11 +298,11 @@ class Router:
         kwargs = bind()
         # Moderate what the command carries (its text arguments), not the command's own name.
         text = "\n".join(v for v in kwargs.values() if isinstance(v, str) and v)
-        await self._check_common(spec.plugin, incoming, text)
+        await self._check_common(spec.plugin, incoming, text, moderate=spec.moderated)
         if spec.cooldown is not None:
             self._cooldown(spec, incoming)
         plugin = self.registry.plugins[spec.plugin]
-        call = self._call(spec.plugin, incoming, sink)
+        call = self._call(spec.plugin, incoming, sink if spec.moderated else sink.unfiltered())
         handler = getattr(plugin, spec.handler_name)
         log.debug("command /%s by %s in %s", spec.path, incoming.author.id, incoming.channel.key)
         await self._deliver(call, handler(call, **kwargs))

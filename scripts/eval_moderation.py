@@ -21,12 +21,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from bot.moderation import training
 from bot.moderation.classifier import DEFAULT_MODEL_PATH, OffensiveClassifier
 from bot.moderation.normalize import classifier_text
 from bot.moderation.pipeline import ModerationPipeline
+from bot.moderation.scoring import load_classifier
 from bot.moderation.settings import ModerationSettings
 from bot.moderation.types import Direction, ModerationContext
 
@@ -80,16 +82,28 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "moderation_eval.json"
     )
-    parser.add_argument("--model", type=Path, default=None, help="classifier .npz to evaluate")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="classifier to evaluate: a transformer export dir or an .npz (default: shipped)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 = one core)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     settings = ModerationSettings(classifier_path=args.model)
     pipeline = ModerationPipeline(settings)
-    classifier = OffensiveClassifier.load(args.model or DEFAULT_MODEL_PATH)
+    classifier = load_classifier(args.model)
+    baseline = OffensiveClassifier.load(DEFAULT_MODEL_PATH)  # the n-gram model, side by side
     ctx = ModerationContext(direction=Direction.INPUT)
     results: dict[str, Any] = {
         "settings": settings.model_dump(mode="json"),
-        "classifier": {"trained_on": classifier.info.trained_on},
+        "classifier": {
+            "trained_on": classifier.info.trained_on,
+            "kind": type(classifier).__name__,
+            "threads": torch.get_num_threads(),
+        },
         "machine": {"python": platform.python_version(), "processor": platform.processor()},
     }
 
@@ -97,13 +111,17 @@ def main() -> None:
     _, heldout_idx = training.olid_split(olid)
     heldout = training.subset(olid, heldout_idx)
     scores, verdicts, pipeline_times, classifier_times = [], [], [], []
+    baseline_scores, baseline_times = [], []
     for text in tqdm(heldout.texts, desc="OLID held-out", unit="msg"):
         started = time.perf_counter()
         verdicts.append(pipeline.check_sync(text, ctx))
         pipeline_times.append(time.perf_counter() - started)
         started = time.perf_counter()
-        scores.append(classifier.score(text))
+        scores.append(classifier.score_normalized(classifier_text(text)))
         classifier_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        baseline_scores.append(baseline.score(text))
+        baseline_times.append(time.perf_counter() - started)
     labels = heldout.labels
     score_array = np.array(scores)
     threshold = classifier.info.threshold
@@ -112,6 +130,9 @@ def main() -> None:
             labels, (score_array >= threshold).astype(int)
         ),
         "classifier_at_0.5": binary_metrics(labels, (score_array >= 0.5).astype(int)),
+        "ngram_baseline_at_0.5": binary_metrics(
+            labels, (np.array(baseline_scores) >= 0.5).astype(int)
+        ),
         "pipeline_block": binary_metrics(labels, np.array([v.blocked for v in verdicts], int)),
         "pipeline_block_or_flag": binary_metrics(
             labels, np.array([not v.allowed for v in verdicts], int)
@@ -161,6 +182,7 @@ def main() -> None:
     results["latency_per_message"] = {
         "pipeline": percentiles_ms(pipeline_times),
         "classifier": percentiles_ms(classifier_times),
+        "ngram_baseline": percentiles_ms(baseline_times),
         "normalisation": percentiles_ms(normalise_times),
         "classifier_share_of_pipeline": round(
             float(np.median(classifier_times) / np.median(pipeline_times)), 3

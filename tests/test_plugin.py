@@ -9,6 +9,7 @@ import pytest
 from bot.errors import PluginLoadError
 from bot.plugin import Call, Param, Plugin, action, command, trigger
 from bot.registry import PluginRegistry, discover
+from bot.types import Permission
 
 
 def _ctx(name: str):  # PluginContext is not needed to validate declarations
@@ -112,6 +113,15 @@ def test_bad_command_name_and_description() -> None:
         _plugin({"a": command("Story Add!", description="d")(_ok_factory())}).declarations()
     with pytest.raises(PluginLoadError, match="description"):
         _plugin({"a": command("x", description="")(_ok_factory())}).declarations()
+
+
+def test_only_permissioned_commands_may_skip_moderation() -> None:
+    with pytest.raises(PluginLoadError, match="need a permission may skip moderation"):
+        _plugin({"a": command("x", description="d", moderated=False)(_ok_factory())}).declarations()
+    decl = _plugin({"a": command("x", description="d", moderated=False,
+                                 permission=Permission.MANAGE_MESSAGES)(_ok_factory())}).declarations()
+    assert decl.commands[0].moderated is False
+    assert Good.declarations().commands[0].moderated is True
 
 
 def test_registry_is_all_or_nothing_and_reports_failures() -> None:

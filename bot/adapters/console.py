@@ -7,8 +7,9 @@ Two modes:
 * scripted (``storyloom play --jsonl``): JSON lines ``{"user", "channel", "text"}`` in (``user`` and
   ``channel`` optional; ``"action"`` presses a button by its id; ``"permissions"`` lists
   ``manage_messages``/``manage_guild``; ``"nsfw"`` marks the channel), one JSON line per bot output
-  out: ``{"channel", "reply_to", "kind": "message"|"edit"|"notice"|"error", "id", "text"}``.
-  Lines of one channel are handled in order; channels run concurrently.
+  out: ``{"channel", "reply_to", "kind": "message"|"edit"|"notice"|"error"|"mod-log", "id", "text"}``.
+  Lines of one channel are handled in order; channels run concurrently. ``mod-log`` records are
+  the summaries a server's mod-log channel gets (``/mod log here``); their ``reply_to`` is null.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from bot.moderation.mentions import neutralize_mentions
 from bot.types import (
     Author,
     ChannelRef,
@@ -169,18 +171,27 @@ async def run_jsonl(app: App, lines: Iterable[str] | AsyncIterator[str],
             workers.append(asyncio.create_task(worker(queue)))
         await queue.put(incoming)
 
-    number = 0
-    if isinstance(lines, AsyncIterator):
-        async for raw in lines:
-            number += 1
-            await feed(raw, number)
-    else:
-        for raw in lines:
-            number += 1
-            await feed(raw, number)
-    for queue in queues.values():
-        await queue.put(None)
-    await asyncio.gather(*workers)
+    async def post_mod_log(channel_id: str, text: str) -> None:
+        out({"channel": channel_id, "reply_to": None, "kind": "mod-log", "id": None,
+             "text": neutralize_mentions(text)})
+
+    previous, app.mod_log.poster = app.mod_log.poster, post_mod_log
+    try:
+        number = 0
+        if isinstance(lines, AsyncIterator):
+            async for raw in lines:
+                number += 1
+                await feed(raw, number)
+        else:
+            for raw in lines:
+                number += 1
+                await feed(raw, number)
+        for queue in queues.values():
+            await queue.put(None)
+        await asyncio.gather(*workers)
+        await app.mod_log.drain()
+    finally:
+        app.mod_log.poster = previous
     return records
 
 
@@ -251,7 +262,7 @@ class LiveResponder:
 INTERACTIVE_HELP = """\
 Type a message to talk in the channel, or a command such as `/story start A dragon who is afraid of the dark`.
 Console commands: `/as NAME` speak as someone else · `/channel NAME` switch channel · `/press ACTION_ID` press a button
-· `/mod on|off` toggle moderator rights · `/quit`. Bot commands: `/help`.
+· `/mod on|off` toggle moderator rights · `/quit`. Bot commands: `/help` (`/mod rules` etc. are the bot's).
 """
 
 
@@ -262,6 +273,15 @@ async def run_interactive(app: App, *, user: str = DEFAULT_USER, channel: str = 
 
     console = Console()
     console.print(Markdown(INTERACTIVE_HELP))
+
+    async def post_mod_log(channel_id: str, text: str) -> None:
+        from rich.panel import Panel
+        from rich.text import Text
+
+        console.print(Panel(Text(neutralize_mentions(text)), title=f"mod-log #{channel_id}",
+                            title_align="left", border_style="red"))
+
+    app.mod_log.poster = post_mod_log
     moderator = True
     number = 0
     while True:
@@ -280,7 +300,7 @@ async def run_interactive(app: App, *, user: str = DEFAULT_USER, channel: str = 
         if stripped.startswith("/channel "):
             channel = stripped[9:].strip().lstrip("#")[:100] or channel
             continue
-        if stripped.startswith("/mod"):
+        if stripped in ("/mod on", "/mod off"):  # other /mod commands are the bot's
             moderator = stripped.endswith("on")
             console.print(f"moderator rights {'on' if moderator else 'off'} for everyone")
             continue

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import inspect
 import logging
 import threading
 import time
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from bot.errors import (
     BackendError,
@@ -27,6 +25,7 @@ from bot.errors import (
     GenerationTimeout,
     PromptTooLong,
 )
+from bot.generation.decoders import Decoder, RowCache, pick_decoder
 from bot.generation.device import pick_device, pick_dtype
 from bot.generation.jobs import Event, Job, PreparedPrompt, post
 from bot.generation.metrics import ServiceMetrics
@@ -227,12 +226,6 @@ class _Row:
         if self.params.seed is not None:
             self.generator = torch.Generator(device=device).manual_seed(self.params.seed)
 
-    def banned(self, all_eos: frozenset[int]) -> set[int]:
-        out = set(self.ngram.banned()) if self.ngram is not None else set()
-        if self.params.ignore_eos:
-            out |= all_eos
-        return out
-
     def accept(self, token: int) -> tuple[str, FinishReason | None]:
         self.count += 1
         if self.ngram is not None:
@@ -266,7 +259,7 @@ class _Batch:
     def __init__(
         self,
         rows: list[_Row],
-        cache: Any,
+        cache: RowCache,
         mask: torch.Tensor,
         next_tokens: torch.Tensor,
         seen: torch.Tensor,
@@ -289,38 +282,20 @@ class _Batch:
         lead = int(self.mask.argmax(dim=1).min())
         if lead:
             self.mask = self.mask[:, lead:]
-        for layer in self.cache.layers:
-            layer.keys = layer.keys.index_select(0, index)[:, :, lead:, :]
-            layer.values = layer.values.index_select(0, index)[:, :, lead:, :]
+        self.cache.select(index, lead)
 
     def merge(self, other: _Batch) -> None:
         width = max(self.mask.shape[1], other.mask.shape[1])
-        self.mask = torch.cat([_pad_left(self.mask, width, 1), _pad_left(other.mask, width, 1)])
-        for mine, theirs in zip(self.cache.layers, other.cache.layers, strict=True):
-            mine.keys = torch.cat(
-                [_pad_left(mine.keys, width, 2), _pad_left(theirs.keys, width, 2)]
-            )
-            mine.values = torch.cat(
-                [_pad_left(mine.values, width, 2), _pad_left(theirs.values, width, 2)]
-            )
+        self.mask = torch.cat([_pad_left(self.mask, width), _pad_left(other.mask, width)])
+        self.cache.merge(other.cache, width)
         self.rows += other.rows
         self.next_tokens = torch.cat([self.next_tokens, other.next_tokens])
         self.seen = torch.cat([self.seen, other.seen])
 
 
-def _pad_left(tensor: torch.Tensor, width: int, dim: int) -> torch.Tensor:
-    missing = width - tensor.shape[dim]
-    if missing <= 0:
-        return tensor
-    pad = [0, 0] * (tensor.dim() - 1 - dim) + [missing, 0]
-    return F.pad(tensor, pad)
-
-
-def _mergeable(cache: Any) -> bool:
-    from transformers.cache_utils import DynamicLayer
-
-    layers: list[Any] = list(getattr(cache, "layers", None) or [])
-    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+def _pad_left(mask: torch.Tensor, width: int) -> torch.Tensor:
+    missing = width - mask.shape[1]
+    return torch.cat([mask.new_zeros((mask.shape[0], missing)), mask], 1) if missing > 0 else mask
 
 
 class DecodeWorker:
@@ -340,7 +315,7 @@ class DecodeWorker:
         self._can_join = True
         self._m: LoadedModel
         self._shared_gen: torch.Generator
-        self._logits_kw: dict[str, int] = {}
+        self._decoder: Decoder
         self.active = 0
 
     def start(self) -> concurrent.futures.Future[LoadedModel]:
@@ -362,8 +337,7 @@ class DecodeWorker:
             self._loaded.set_exception(exc)
             return
         self._m = loaded
-        accepts = inspect.signature(loaded.model.forward).parameters
-        self._logits_kw = {"logits_to_keep": 1} if "logits_to_keep" in accepts else {}
+        self._decoder = pick_decoder(loaded.model, fast=self._settings.fast_decoder)
         self._shared_gen = torch.Generator(device=loaded.device)
         self._shared_gen.seed()
         self._loaded.set_result(loaded)
@@ -414,7 +388,7 @@ class DecodeWorker:
             return
         if self._batch is None:
             self._batch = group
-            self._can_join = _mergeable(group.cache)
+            self._can_join = group.cache.mergeable
         else:
             self._batch.merge(group)
         self._rebuild_sampler()
@@ -434,18 +408,10 @@ class DecodeWorker:
             seen[i, tokens.clamp(max=vocab - 1)] = True
         ids, mask, seen = ids.to(m.device), mask.to(m.device), seen.to(m.device)
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-        out = m.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=True,
-            **self._logits_kw,
-        )
-        sampler = BatchSampler(
-            [r.params for r in rows], [r.generator for r in rows], self._shared_gen, m.device
-        )
-        group = _Batch(rows, out.past_key_values, mask, ids[:, -1], seen)
-        tokens = sampler.choose(out.logits[:, -1, :], seen, self._banned(rows))
+        logits, cache = self._decoder(ids, mask, positions, None)
+        sampler = self._sampler_for(rows)
+        group = _Batch(rows, cache, mask, ids[:, -1], seen)
+        tokens = sampler.choose(logits, seen, self._banned(rows))
         self._accept(group, tokens)
         return group if group.rows else None
 
@@ -454,22 +420,13 @@ class DecodeWorker:
     def _step(self) -> None:
         batch = self._batch
         assert batch is not None and self._sampler is not None
-        m = self._m
         batch.mask = torch.cat([batch.mask, batch.mask.new_ones((batch.mask.shape[0], 1))], 1)
         positions = batch.mask.sum(dim=1, keepdim=True) - 1
         try:
-            out = m.model(
-                input_ids=batch.next_tokens.unsqueeze(1),
-                attention_mask=batch.mask,
-                position_ids=positions,
-                past_key_values=batch.cache,
-                use_cache=True,
-                **self._logits_kw,
+            logits, batch.cache = self._decoder(
+                batch.next_tokens.unsqueeze(1), batch.mask, positions, batch.cache
             )
-            batch.cache = out.past_key_values
-            tokens = self._sampler.choose(
-                out.logits[:, -1, :], batch.seen, self._banned(batch.rows)
-            )
+            tokens = self._sampler.choose(logits, batch.seen, self._banned(batch.rows))
         except Exception as exc:
             log.exception("decoding step failed")
             self._finish_jobs([r.job for r in batch.rows], BackendError(f"the model failed: {exc}"))
@@ -482,12 +439,10 @@ class DecodeWorker:
             self._sampler = None
         self.active = len(batch.rows)
 
-    def _banned(self, rows: list[_Row]) -> dict[int, set[int]]:
-        out: dict[int, set[int]] = {}
-        for i, row in enumerate(rows):
-            if row.ngram is not None or row.params.ignore_eos:
-                out[i] = row.banned(self._m.eos_ids)
-        return out
+    @staticmethod
+    def _banned(rows: list[_Row]) -> dict[int, set[int]]:
+        """This step's n-gram bans (EOS for ``ignore_eos`` rows is the sampler's own)."""
+        return {i: row.ngram.banned() for i, row in enumerate(rows) if row.ngram is not None}
 
     def _accept(self, batch: _Batch, tokens: torch.Tensor) -> None:
         """Record each row's new token, stream text out, and drop the rows that finished."""
@@ -543,13 +498,17 @@ class DecodeWorker:
         if batch is None:
             self._sampler = None
             return
-        self._sampler = BatchSampler(
-            [r.params for r in batch.rows],
-            [r.generator for r in batch.rows],
+        self._sampler = self._sampler_for(batch.rows)
+        self.active = len(batch.rows)
+
+    def _sampler_for(self, rows: list[_Row]) -> BatchSampler:
+        return BatchSampler(
+            [r.params for r in rows],
+            [r.generator for r in rows],
             self._shared_gen,
             self._m.device,
+            suppressed={i: self._m.eos_ids for i, r in enumerate(rows) if r.params.ignore_eos},
         )
-        self.active = len(batch.rows)
 
     def _finish_jobs(self, jobs: list[Job], error: BaseException) -> None:
         post([(job, error) for job in jobs])

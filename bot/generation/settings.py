@@ -41,6 +41,12 @@ class GenerationSettings(BaseModel):
         description="torch threads of the worker (CPU); None: torch's default (all cores). One "
         "thread is the safe choice on a shared or small machine: batching is the parallelism.",
     )
+    fast_decoder: bool = Field(
+        default=True,
+        description="Run Llama models with storyloom's lean decoder (bot.generation.fast_llama: "
+        "the same logits with far less per-token overhead); other models, or False, use the "
+        "model's own forward.",
+    )
     # continuous batching sizes (CUDA); explicit because the defaults size the cache from memory
     cb_num_blocks: int = Field(default=512, ge=1)
     cb_page_size: int = Field(default=64, ge=4)

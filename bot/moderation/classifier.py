@@ -105,6 +105,8 @@ class _Block:
 class OffensiveClassifier:
     """Scores a text from 0 (harmless) to 1 (offensive). Thread-safe: read-only after load."""
 
+    runs_inline = True  # a fraction of a millisecond: fine on the event loop
+
     def __init__(self, blocks: dict[str, _Block], bias: float, info: ClassifierInfo) -> None:
         self._blocks = blocks
         self._bias = bias

@@ -9,11 +9,11 @@ from typing import Protocol, runtime_checkable
 
 from bot.moderation import mentions
 from bot.moderation.audit import AuditSink
-from bot.moderation.classifier import DEFAULT_MODEL_PATH, OffensiveClassifier
 from bot.moderation.keywords import allow_list, builtin_keywords, custom_keywords
 from bot.moderation.normalize import NormalizedText, normalize, squeeze
 from bot.moderation.personal_data import find_personal_data
 from bot.moderation.regex_rules import first_match
+from bot.moderation.scoring import TextScorer, load_classifier
 from bot.moderation.settings import ModerationSettings
 from bot.moderation.types import (
     Action,
@@ -68,16 +68,14 @@ class ModerationPipeline:
         *,
         rules_provider: RulesProvider | None = None,
         audit: AuditSink | None = None,
-        classifier: OffensiveClassifier | None = None,
+        classifier: TextScorer | None = None,
     ) -> None:
         self.settings = settings
         self._rules = rules_provider
         self._audit = audit
         self._classifier = classifier if settings.classifier_enabled else None
         if classifier is None and settings.enabled and settings.classifier_enabled:
-            self._classifier = OffensiveClassifier.load(
-                settings.classifier_path or DEFAULT_MODEL_PATH
-            )
+            self._classifier = load_classifier(settings.classifier_path)
         builtin_keywords()  # compile the word list now, not on the first message
 
     async def rules_for(self, guild_id: str | None) -> GuildRules:
@@ -89,13 +87,18 @@ class ModerationPipeline:
     async def check(self, text: str, ctx: ModerationContext, *, record: bool = True) -> Verdict:
         """Moderate ``text``; blocks and flags are written to the audit sink.
 
-        Short texts are checked inline (about a millisecond); long texts and guilds with regex
-        rules are checked on a worker thread so the event loop never waits on them. Pass
+        With the n-gram classifier, short texts are checked inline (about a millisecond); long
+        texts, guilds with regex rules and the transformer classifier (a few milliseconds) run
+        on a worker thread so the event loop never waits on them. Pass
         ``record=False`` for streamed partial texts so one generation is audited once (check
         the final text with ``record=True``).
         """
         rules = await self.rules_for(ctx.guild_id)
-        if rules.regex_rules or len(text) > self.settings.inline_max_chars:
+        if (
+            rules.regex_rules
+            or len(text) > self.settings.inline_max_chars
+            or (self._classifier is not None and not self._classifier.runs_inline)
+        ):
             verdict = await asyncio.to_thread(self.check_sync, text, ctx, rules)
         else:
             verdict = self.check_sync(text, ctx, rules)

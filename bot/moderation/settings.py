@@ -15,7 +15,11 @@ class ModerationSettings(BaseModel):
     enabled: bool = True
     classifier_enabled: bool = True
     classifier_path: Path | None = Field(
-        default=None, description="weights .npz; None = the model shipped in bot/moderation/data"
+        default=None,
+        description=(
+            "a transformer export directory or an n-gram .npz; "
+            "None = the fine-tuned MiniLM shipped in bot/moderation/data/offense_minilm"
+        ),
     )
     classifier_flag_threshold: float = Field(default=0.75, ge=0.0, le=1.0)
     classifier_block_threshold: float = Field(default=0.98, ge=0.0, le=1.0)

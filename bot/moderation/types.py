@@ -115,11 +115,17 @@ class ModerationContext:
     nsfw: bool = False
 
     @classmethod
-    def for_channel(cls, direction: Direction, channel: ChannelRef,
-                    user_id: str | None = None) -> ModerationContext:
+    def for_channel(
+        cls, direction: Direction, channel: ChannelRef, user_id: str | None = None
+    ) -> ModerationContext:
         """The context of a text going into or out of ``channel`` (NSFW from the channel)."""
-        return cls(direction=direction, guild_id=channel.guild_id, channel_id=channel.channel_id,
-                   user_id=user_id, nsfw=channel.nsfw)
+        return cls(
+            direction=direction,
+            guild_id=channel.guild_id,
+            channel_id=channel.channel_id,
+            user_id=user_id,
+            nsfw=channel.nsfw,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,7 +123,7 @@ def is_plain_chat(raw: str | bytes) -> bool:
         raw = raw.decode("utf-8", errors="replace")
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON is not chat either
         return False
     text = data.get("text", "") if isinstance(data, dict) else None
     return isinstance(text, str) and not text.startswith("/")

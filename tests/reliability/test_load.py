@@ -25,8 +25,9 @@ async def test_core_path_and_full_path_lose_nothing(make_fast_app: AppFactory) -
     core = await load.core_overhead(app, channels=4, messages=24, progress=_Quiet())
     assert core["accepted"] >= 24 and core["accepted_and_stored"] == core["accepted"]
     assert core["tracebacks"] == 0 and core["add"]["per_s"] > 0
-    full, refs, tally = await load.full_path(app, channels=3, players=2, seconds=2.0,
-                                             think_s=0.2, progress=_Quiet())
+    full, refs, tally = await load.full_path(
+        app, channels=3, players=2, seconds=2.0, think_s=0.2, progress=_Quiet()
+    )
     await app.router.drain(60.0)
     stored = await load._count_steps(app, refs)
     assert tally.accepted_steps, full
@@ -40,24 +41,26 @@ async def test_core_path_and_full_path_lose_nothing(make_fast_app: AppFactory) -
 async def test_a_full_queue_answers_busy_and_stores_nothing_for_the_refused(
     make_fast_app: AppFactory,
 ) -> None:
-    app = await make_fast_app(generation={"queue_size": 2, "max_batch_size": 1,
-                                          "per_channel_limit": 1})
+    app = await make_fast_app(
+        generation={"queue_size": 2, "max_batch_size": 1, "per_channel_limit": 1}
+    )
     channels = [f"busy-{i}" for i in range(8)]
     setup = [line(f"/story start A story number {i}", channel=c) for i, c in enumerate(channels)]
     setup += [line("/story add The wind blew over the hill.", channel=c) for c in channels]
     assert problems(await run_jsonl(app, setup)) == []
-    model = app.generation._backend._worker._m.model  # type: ignore[attr-defined]
-    original = model.forward
+    worker = app.generation._backend._worker  # type: ignore[attr-defined]
+    original = worker._decoder  # the model's forward or the lean decoder: one call per step
     release = threading.Event()
 
     def held(*args: Any, **kwargs: Any) -> Any:
         release.wait(60)
         return original(*args, **kwargs)
 
-    model.forward = held
+    worker._decoder = held
     try:
         pending = asyncio.create_task(
-            run_jsonl(app, [line("/story continue", channel=c) for c in channels]))
+            run_jsonl(app, [line("/story continue", channel=c) for c in channels])
+        )
         for _ in range(600):  # until 1 runs, 2 wait and the other 5 were turned away
             if app.generation.stats().rejected >= 5 or pending.done():
                 break
@@ -68,7 +71,7 @@ async def test_a_full_queue_answers_busy_and_stores_nothing_for_the_refused(
         out = await pending
     finally:
         release.set()
-        del model.forward
+        worker._decoder = original
     assert problems(out) == [], out
     busy = [r for r in out if "I'm busy writing for others" in r["text"]]
     assert len(busy) == 5 and all(r["kind"] == "notice" for r in busy), out
@@ -87,8 +90,9 @@ async def test_a_full_queue_answers_busy_and_stores_nothing_for_the_refused(
 async def test_bench_main_writes_results(tmp_path: Path) -> None:
     """``storyloom bench load`` end to end at the smallest size (its own app, its own data)."""
     out = tmp_path / "load.json"
-    results = await asyncio.to_thread(load.main, out, 2, 2.0, players=2, think_s=0.3,
-                                      max_new_tokens=8, core_messages=20)
+    results = await asyncio.to_thread(
+        load.main, out, 2, 2.0, players=2, think_s=0.3, max_new_tokens=8, core_messages=20
+    )
     assert out.is_file()
     lost = results["nothing_lost"]
     assert lost["accepted_turns"] > 0 and lost["lost"] == [] and lost["rejected_but_stored"] == []

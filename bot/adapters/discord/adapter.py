@@ -167,6 +167,15 @@ class DiscordAdapter:
                 if task is not None:
                     self._active.discard(task)
 
+    async def post_mod_log(self, channel_id: str, text: str) -> None:
+        """Post a mod-log summary (the app's ``mod_log.poster``); mentions in it never ping."""
+        channel: Any = self.bot.get_channel(int(channel_id))
+        if channel is None:
+            channel = await self.bot.fetch_channel(int(channel_id))
+        if not isinstance(channel, discord.abc.Messageable):
+            raise TypeError(f"channel {channel_id} cannot take messages")
+        await deliver(channel.send, content=text)
+
     # -- commands and lifecycle -----------------------------------------------------------
     def install_commands(self) -> int:
         """(Re)build the slash commands from the plugin registry; returns how many top-level."""
@@ -222,6 +231,7 @@ class DiscordAdapter:
         """Stop accepting events, let in-flight work (and pending edits) finish."""
         self.closing = True
         await self.app.router.drain(grace_s)
+        await self.app.mod_log.drain()
         active = [t for t in self._active if t is not asyncio.current_task()]
         if active:
             await asyncio.wait(active, timeout=5.0)
@@ -270,6 +280,7 @@ def build_discord_bot(app: App, settings: Settings) -> AnyBot:
     ``discord.shard_ids`` is set. The prefix is ``discord.command_prefix`` (and a mention of the
     bot when ``discord.mention_prefix``). Slash commands are built from the plugins but not
     synced: run the owner-only ``sync`` prefix command, or list ``discord.sync_guild_ids``.
+    Mod-log summaries (``app.mod_log``) are posted through this bot from now on.
     """
     config = settings.discord
     prefix: Any = config.command_prefix
@@ -291,6 +302,7 @@ def build_discord_bot(app: App, settings: Settings) -> AnyBot:
         bot = StoryloomBot(**options)
     adapter = DiscordAdapter(app, settings, bot)
     bot.storyloom = adapter
+    app.mod_log.poster = adapter.post_mod_log
     bot.add_dynamic_items(ActionButton)
     bot.add_command(_sync_command(adapter))
     adapter.install_commands()

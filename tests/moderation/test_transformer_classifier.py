@@ -1,0 +1,140 @@
+"""The fine-tuned transformer classifier: export format, windows, the shipped model, training."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bot.errors import ConfigError
+from bot.moderation.normalize import classifier_text
+from bot.moderation.scoring import load_classifier
+from bot.moderation.transformer_classifier import (
+    DEFAULT_MODEL_DIR,
+    TransformerClassifier,
+    pack_state,
+    unpack_state,
+)
+
+
+@pytest.fixture(scope="module")
+def classifier() -> TransformerClassifier:
+    return TransformerClassifier.load()
+
+
+def test_int8_packing_round_trips_within_one_quantisation_step() -> None:
+    torch.manual_seed(0)
+    state = {
+        "encoder.layer.0.attention.self.query.weight": torch.randn(8, 16),
+        "encoder.embeddings.word_embeddings.weight": torch.randn(30, 16),
+        "encoder.embeddings.LayerNorm.weight": torch.randn(16),
+        "head.weight": torch.randn(1, 16),
+    }
+    packed = pack_state(state)
+    assert packed["encoder.layer.0.attention.self.query.weight.qweight"].dtype == torch.int8
+    assert "head.weight" in packed  # the head stays float32
+    restored = unpack_state(packed)
+    assert restored.keys() == state.keys()
+    for name, tensor in state.items():
+        step = tensor.abs().amax(dim=-1, keepdim=True) / 127
+        assert torch.all((restored[name] - tensor).abs() <= step / 2 + 1e-6), name
+
+
+def test_shipped_model_is_the_default_and_reports_its_heldout_score(
+    classifier: TransformerClassifier,
+) -> None:
+    assert load_classifier() is classifier  # the default, loaded once per process
+    assert classifier.runs_inline is False  # the pipeline runs it off the event loop
+    assert classifier.info.heldout_macro_f1 > 0.7
+    assert "OLID" in classifier.info.trained_on
+    assert 0.0 < classifier.info.threshold < 1.0
+    size = sum(f.stat().st_size for f in DEFAULT_MODEL_DIR.iterdir())
+    assert size < 30_000_000
+
+
+def test_insults_score_higher_than_friendly_and_story_text(
+    classifier: TransformerClassifier,
+) -> None:
+    insults = ["you are a worthless idiot", "shut up you stupid loser, nobody likes you"]
+    friendly = [
+        "thank you so much, that was a lovely story",
+        "The knight slew the dragon and the village cheered.",
+        "Lily and her dog Max found a shiny key under the big tree.",
+    ]
+    worst_friendly = max(classifier.score(t) for t in friendly)
+    assert min(classifier.score(t) for t in insults) > worst_friendly
+    assert worst_friendly < 0.5
+
+
+def test_windows_cover_long_texts_and_the_worst_window_counts(
+    classifier: TransformerClassifier,
+) -> None:
+    assert classifier.windows("") == []
+    assert classifier.score("") == 0.0
+    short = classifier.windows("hello there")
+    assert len(short) == 1 and len(short[0]) == 4  # [CLS] hello there [SEP]
+    story = " ".join(["The children walked to the river and played in the warm sun."] * 40)
+    windows = classifier.windows(classifier_text(story))
+    assert len(windows) > 3
+    assert all(len(w) <= 96 for w in windows)
+    insult = "you are a worthless stupid idiot"
+    assert classifier.score(story + " " + insult) > classifier.score(story) + 0.3
+
+
+def test_a_text_scores_the_same_whatever_is_scored_with_it(
+    classifier: TransformerClassifier,
+) -> None:
+    texts = [classifier_text(t) for t in ["what a lovely day", "you stupid idiot", "", "ok"]]
+    together = classifier.score_many_normalized(texts)
+    alone = [classifier.score_normalized(t) for t in texts]
+    assert together == alone
+    assert together[2] == 0.0
+
+
+def test_unusable_exports_raise_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot load"):
+        TransformerClassifier.load(tmp_path / "missing")
+    broken = tmp_path / "broken"
+    shutil.copytree(DEFAULT_MODEL_DIR, broken)
+    meta = json.loads((broken / "meta.json").read_text())
+    (broken / "meta.json").write_text(json.dumps({**meta, "format": "other"}))
+    with pytest.raises(ConfigError, match="unknown format"):
+        TransformerClassifier.load(broken)
+
+
+def test_finetune_trains_exports_and_the_export_reproduces_it(tmp_path: Path) -> None:
+    from transformers import BertConfig, BertModel
+
+    from bot.moderation import finetune
+
+    base = tmp_path / "base"
+    tiny = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)
+    BertModel(tiny, add_pooling_layer=False).save_pretrained(base)
+    shutil.copyfile(DEFAULT_MODEL_DIR / "tokenizer.json", base / "tokenizer.json")
+    tuner = finetune.Finetuner(base, finetune.FinetuneConfig(epochs=3, batch_size=8, learning_rate=2e-3))
+    texts = ["you stupid idiot", "what a lovely day"] * 12
+    labels = np.array([1, 0] * 12)
+    rows = tuner.encode(texts)
+    before = tuner.predict(rows)
+    epochs: list[int] = []
+    tuner.train(rows, labels, np.ones(len(rows)), on_epoch=epochs.append)
+    after = tuner.predict(rows)
+    assert epochs == [1, 2, 3]
+    gap = lambda p: p[labels == 1].mean() - p[labels == 0].mean()  # noqa: E731
+    assert gap(after) > gap(before) + 0.1  # it learned something
+    out = tmp_path / "export"
+    tuner.export(out, {"trained_on": "test", "threshold": 0.5, "heldout_macro_f1": 0.0})
+    exported = finetune.exported_scores(out, texts)
+    assert np.allclose(exported, after, atol=0.05)  # int8 export ≈ the float32 model
