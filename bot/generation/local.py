@@ -206,7 +206,9 @@ class _Row:
         "max_new",
         "ngram",
         "params",
+        "sent_at",
         "stops",
+        "unsent",
     )
 
     def __init__(self, job: Job, tokenizer: Any, eos_ids: frozenset[int], device: torch.device):
@@ -225,6 +227,21 @@ class _Row:
         self.generator: torch.Generator | None = None
         if self.params.seed is not None:
             self.generator = torch.Generator(device=device).manual_seed(self.params.seed)
+        self.unsent = ""  # shown text not yet delivered as a chunk
+        self.sent_at: float | None = None  # when the last chunk went out (None: none yet)
+
+    def chunk(self, shown: str, now: float, interval_s: float) -> StreamChunk | None:
+        """A chunk to deliver now, or None to coalesce ``shown`` into the next one.
+
+        The first chunk goes out at once (time to first token); later ones at most every
+        ``interval_s``, so a fast model does not wake the event loop for every token. The final
+        result carries the whole text, so nothing coalesced is lost.
+        """
+        self.unsent += shown
+        if not self.unsent or (self.sent_at is not None and now - self.sent_at < interval_s):
+            return None
+        delta, self.unsent, self.sent_at = self.unsent, "", now
+        return StreamChunk(delta=delta, text=self.stops.shown)
 
     def accept(self, token: int) -> tuple[str, FinishReason | None]:
         self.count += 1
@@ -450,10 +467,14 @@ class DecodeWorker:
         batch.next_tokens = tokens
         events: list[tuple[Job, Event]] = []
         keep: list[int] = []
+        now = time.monotonic()
+        interval = self._settings.stream_interval_s
         for i, (row, token) in enumerate(zip(batch.rows, tokens.tolist(), strict=True)):
             shown, reason = row.accept(token)
-            if shown and row.job.wants_chunks:
-                events.append((row.job, StreamChunk(delta=shown, text=row.stops.shown)))
+            if reason is None and row.job.wants_chunks:
+                chunk = row.chunk(shown, now, interval)
+                if chunk is not None:
+                    events.append((row.job, chunk))
             if reason is None:
                 keep.append(i)
             else:

@@ -47,6 +47,12 @@ class GenerationSettings(BaseModel):
         "the same logits with far less per-token overhead); other models, or False, use the "
         "model's own forward.",
     )
+    stream_interval_s: float = Field(
+        default=0.02,
+        ge=0.0,
+        description="Streamed text goes out at most this often per request (the first chunk at "
+        "once); tokens in between are joined into one chunk. 0 streams every token.",
+    )
     # continuous batching sizes (CUDA); explicit because the defaults size the cache from memory
     cb_num_blocks: int = Field(default=512, ge=1)
     cb_page_size: int = Field(default=64, ge=4)

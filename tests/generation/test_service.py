@@ -33,7 +33,9 @@ GREEDY = SamplingParams(temperature=0.0, repetition_penalty=1.0, ignore_eos=True
 
 @pytest.fixture
 async def service(tiny_model_dir: Path) -> AsyncIterator[GenerationService]:
-    settings = GenerationSettings(model=str(tiny_model_dir), device="cpu", max_batch_size=8)
+    settings = GenerationSettings(
+        model=str(tiny_model_dir), device="cpu", max_batch_size=8, stream_interval_s=0.0
+    )
     async with build_generation_service(settings) as svc:
         yield svc
 
@@ -126,6 +128,23 @@ async def test_stream_yields_growing_text(service: GenerationService) -> None:
         GenerationRequest("Once upon a time", GREEDY.replace(max_new_tokens=12))
     )
     assert chunks[-1].text == result.text
+
+
+async def test_stream_coalesces_tokens_between_chunks(tiny_model_dir: Path) -> None:
+    """With a long interval the first chunk goes out at once and the rest arrive joined, with
+    the same final text as an uncoalesced stream."""
+    request = GenerationRequest("Once upon a time", GREEDY.replace(max_new_tokens=24))
+    texts: dict[float, list[str]] = {}
+    for interval in (0.0, 60.0):
+        settings = GenerationSettings(
+            model=str(tiny_model_dir), device="cpu", stream_interval_s=interval
+        )
+        async with build_generation_service(settings) as svc:
+            texts[interval] = [chunk.text async for chunk in svc.stream(request)]
+    every, joined = texts[0.0], texts[60.0]
+    assert len(every) > 10
+    assert len(joined) == 2  # the first chunk, then the final one with everything else
+    assert joined[0] == every[0] and joined[-1] == every[-1]
 
 
 async def test_stop_string_ends_text(service: GenerationService) -> None:
