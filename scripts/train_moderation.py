@@ -129,7 +129,7 @@ def fit_blend(args: argparse.Namespace) -> None:
             best = (f1, round(float(weight), 2), threshold)
     val_f1, weight, threshold = best
     blended = weight * ngram_heldout + (1 - weight) * neural_heldout
-    heldout_f1 = float(f1_score(heldout.labels, blended >= threshold, average="macro"))
+    heldout_f1 = macro_f1(heldout.labels, blended, threshold)
     log.info(
         "blend: n-gram weight %.2f, threshold %.2f; validation macro-F1 %.4f, held-out %.4f",
         weight,
@@ -205,8 +205,7 @@ def train_transformer(args: argparse.Namespace) -> None:
         val_part.labels, finetune.exported_scores(out, val_part.texts)
     )
     scores = finetune.exported_scores(out, heldout.texts)
-    heldout_f1 = float(f1_score(heldout.labels, scores >= threshold, average="macro"))
-    at_half = float(f1_score(heldout.labels, scores >= 0.5, average="macro"))
+    heldout_f1, at_half = (macro_f1(heldout.labels, scores, t) for t in (threshold, 0.5))
     log.info(
         "held-out OLID macro-F1 %.4f at threshold %.2f (%.4f at 0.5); validation %.4f",
         heldout_f1,
@@ -224,11 +223,14 @@ def train_transformer(args: argparse.Namespace) -> None:
     log.info("saved %s (%.1f MB) after %.0f minutes of training", out, size, minutes)
 
 
+def macro_f1(labels: np.ndarray, scores: np.ndarray, threshold: float) -> float:
+    return float(f1_score(labels, scores >= threshold, average="macro"))
+
+
 def best_threshold(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     """(macro-F1, threshold) at the best threshold on a validation slice."""
     return max(
-        (float(f1_score(labels, scores >= t, average="macro")), round(float(t), 2))
-        for t in np.arange(0.2, 0.81, 0.02)
+        (macro_f1(labels, scores, t), round(float(t), 2)) for t in np.arange(0.2, 0.81, 0.02)
     )
 
 
@@ -266,7 +268,7 @@ def train_nblr(args: argparse.Namespace) -> None:
         val_scores = model.predict_proba(val_part.texts)
         # The decision threshold is tuned on the validation slice, never on the held-out split.
         f1, at = max(
-            (float(f1_score(val_part.labels, val_scores >= t, average="macro")), round(t, 2))
+            (macro_f1(val_part.labels, val_scores, t), round(t, 2))
             for t in np.arange(0.3, 0.71, 0.05)
         )
         log.info("C=%.2f validation macro-F1 %.4f at threshold %.2f", c, f1, at)
@@ -284,8 +286,7 @@ def train_nblr(args: argparse.Namespace) -> None:
     model = training.fit(texts, labels, c=best_c, sample_weight=weights, nb=not args.no_nb)
     log.info("fitted in %.1fs", time.perf_counter() - started)
     scores = model.predict_proba(heldout.texts)
-    heldout_f1 = float(f1_score(heldout.labels, scores >= threshold, average="macro"))
-    at_half = float(f1_score(heldout.labels, scores >= 0.5, average="macro"))
+    heldout_f1, at_half = (macro_f1(heldout.labels, scores, t) for t in (threshold, 0.5))
     log.info(
         "held-out OLID macro-F1 %.4f at threshold %.2f (%.4f at 0.5), C=%.2f",
         heldout_f1,
