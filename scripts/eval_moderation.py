@@ -28,8 +28,9 @@ from bot.moderation import training
 from bot.moderation.classifier import DEFAULT_MODEL_PATH, OffensiveClassifier
 from bot.moderation.normalize import classifier_text
 from bot.moderation.pipeline import ModerationPipeline
-from bot.moderation.scoring import load_classifier
+from bot.moderation.scoring import CascadeClassifier, load_classifier
 from bot.moderation.settings import ModerationSettings
+from bot.moderation.transformer_classifier import TransformerClassifier
 from bot.moderation.types import Direction, ModerationContext
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,7 @@ def main() -> None:
         "--model",
         type=Path,
         default=None,
-        help="classifier to evaluate: a transformer export dir or an .npz (default: shipped)",
+        help="classifier to evaluate: a model dir, an .npz or a cascade .json (default: shipped)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 = one core)")
     args = parser.parse_args()
@@ -96,6 +97,7 @@ def main() -> None:
     pipeline = ModerationPipeline(settings)
     classifier = load_classifier(args.model)
     baseline = OffensiveClassifier.load(DEFAULT_MODEL_PATH)  # the n-gram model, side by side
+    neural = TransformerClassifier.load()  # shared by the cascade; its scores are remembered
     ctx = ModerationContext(direction=Direction.INPUT)
     results: dict[str, Any] = {
         "settings": settings.model_dump(mode="json"),
@@ -112,16 +114,24 @@ def main() -> None:
     heldout = training.subset(olid, heldout_idx)
     scores, verdicts, pipeline_times, classifier_times = [], [], [], []
     baseline_scores, baseline_times = [], []
+    neural_scores: list[float] = []
+    neural_times: list[float] = []
     for text in tqdm(heldout.texts, desc="OLID held-out", unit="msg"):
+        neural.forget()  # time the real cost, not a remembered score
         started = time.perf_counter()
         verdicts.append(pipeline.check_sync(text, ctx))
         pipeline_times.append(time.perf_counter() - started)
+        neural.forget()
         started = time.perf_counter()
         scores.append(classifier.score_normalized(classifier_text(text)))
         classifier_times.append(time.perf_counter() - started)
         started = time.perf_counter()
         baseline_scores.append(baseline.score(text))
         baseline_times.append(time.perf_counter() - started)
+        neural.forget()
+        started = time.perf_counter()
+        neural_scores.append(neural.score(text))
+        neural_times.append(time.perf_counter() - started)
     labels = heldout.labels
     score_array = np.array(scores)
     threshold = classifier.info.threshold
@@ -130,6 +140,9 @@ def main() -> None:
             labels, (score_array >= threshold).astype(int)
         ),
         "classifier_at_0.5": binary_metrics(labels, (score_array >= 0.5).astype(int)),
+        f"transformer_alone_at_{neural.info.threshold:g}": binary_metrics(
+            labels, (np.array(neural_scores) >= neural.info.threshold).astype(int)
+        ),
         "ngram_baseline_at_0.5": binary_metrics(
             labels, (np.array(baseline_scores) >= 0.5).astype(int)
         ),
@@ -163,16 +176,25 @@ def main() -> None:
         "benign_flagged": benign_flagged,
     }
 
+    story_times: list[float] = []
     if args.stories > 0 and args.stories_dir.exists():
         stories = training.story_sentences(args.stories_dir, args.stories, skip=args.stories_skip)
-        story_verdicts = [
-            pipeline.check_sync(s, ctx) for s in tqdm(stories, desc="story sentences", unit="msg")
-        ]
+        story_verdicts = []
+        for sentence in tqdm(stories, desc="story sentences", unit="msg"):
+            neural.forget()
+            started = time.perf_counter()
+            story_verdicts.append(pipeline.check_sync(sentence, ctx))
+            story_times.append(time.perf_counter() - started)
         results["story_sentences_heldout"] = {
             "n": len(stories),
             "block_rate": round(sum(v.blocked for v in story_verdicts) / len(stories), 4),
             "flag_rate": round(sum(v.flagged for v in story_verdicts) / len(stories), 4),
         }
+        if isinstance(classifier, CascadeClassifier):
+            escalated = [classifier.escalates(classifier_text(t))[1] for t in stories]
+            results["story_sentences_heldout"]["transformer_share"] = round(
+                sum(escalated) / len(stories), 4
+            )
 
     normalise_times = []
     for text in heldout.texts:
@@ -183,6 +205,8 @@ def main() -> None:
         "pipeline": percentiles_ms(pipeline_times),
         "classifier": percentiles_ms(classifier_times),
         "ngram_baseline": percentiles_ms(baseline_times),
+        "transformer_alone": percentiles_ms(neural_times),
+        **({"pipeline_on_story_sentences": percentiles_ms(story_times)} if story_times else {}),
         "normalisation": percentiles_ms(normalise_times),
         "classifier_share_of_pipeline": round(
             float(np.median(classifier_times) / np.median(pipeline_times)), 3

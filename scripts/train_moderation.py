@@ -2,7 +2,7 @@
 
     python scripts/train_moderation.py --kind transformer   # the default classifier (~40 min CPU)
     python scripts/train_moderation.py --kind nblr          # the n-gram model (~2 min)
-    python scripts/train_moderation.py --kind blend         # weigh the two (after both)
+    python scripts/train_moderation.py --kind cascade       # the default: gate, then MiniLM
 
 Both hold out the same seeded stratified 20 % of OLID (never trained on, see
 bot.moderation.training) and report macro-F1 on it; thresholds and settings are chosen on a
@@ -13,11 +13,10 @@ validation slice of the training part, never on the held-out split.
   int8 to ``data/offense_minilm/`` and scores the export through the bot's own loader.
 * ``nblr`` fits an NB-weighted logistic regression on word and character n-grams, saved as
   ``.npz`` without pickle.
-* ``blend`` picks the weight of each shipped model and the threshold of their weighted mean on
-  the transformer's validation slice (the n-gram model is refitted without that slice for
-  this, so its validation scores are honest) and writes a blend file (``--out``, default
-  ``var/classifier-blend.json``) that ``moderation.classifier_path`` can point at. It scored
-  no better than the transformer alone, so none ships.
+* ``cascade`` writes ``data/classifier.json``, the default: the n-gram model scores every text
+  and the transformer only those the n-gram model does not find clearly harmless. The gate is
+  the n-gram score that ``--cascade-recall`` of the validation slice's offensive tweets reach
+  (the n-gram model is refitted without that slice for this, so its scores are honest).
 """
 
 from __future__ import annotations
@@ -38,8 +37,8 @@ from sklearn.model_selection import train_test_split
 
 from bot.moderation import training
 from bot.moderation.classifier import DEFAULT_MODEL_PATH, OffensiveClassifier
-from bot.moderation.scoring import BLEND_FORMAT
-from bot.moderation.transformer_classifier import DEFAULT_MODEL_DIR
+from bot.moderation.scoring import CASCADE_FORMAT, DEFAULT_CASCADE
+from bot.moderation.transformer_classifier import DEFAULT_MODEL_DIR, TransformerClassifier
 
 log = logging.getLogger("train_moderation")
 
@@ -48,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--kind", choices=("transformer", "nblr", "blend"), default="transformer")
+    parser.add_argument("--kind", choices=("transformer", "nblr", "cascade"), default="transformer")
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/moderation"))
     parser.add_argument(
         "--out", type=Path, help="where to write (default: the shipped model of that kind)"
@@ -57,6 +56,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="transformer: passes over the data")
     parser.add_argument("--learning-rate", type=float, default=8e-5, help="transformer: peak LR")
     parser.add_argument("--threads", type=int, default=0, help="transformer: torch threads")
+    parser.add_argument(
+        "--cascade-recall",
+        type=float,
+        default=0.95,
+        help="cascade: share of offensive validation tweets the gate must pass to the transformer",
+    )
     parser.add_argument("--c", type=float, nargs="+", default=[0.5, 1.0, 2.0])
     parser.add_argument(
         "--davidson-weight",
@@ -81,8 +86,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.kind == "transformer":
         train_transformer(args)
-    elif args.kind == "blend":
-        fit_blend(args)
+    elif args.kind == "cascade":
+        fit_cascade(args)
     else:
         train_nblr(args)
 
@@ -90,7 +95,7 @@ def main() -> None:
 def validation_split(
     train: training.LabelledTexts,
 ) -> tuple[training.LabelledTexts, training.LabelledTexts]:
-    """(fit, validation) parts of OLID's training part: the transformer's and the blend's."""
+    """(fit, validation) parts of OLID's training part: the transformer's and the cascade's."""
     fit_idx, val_idx = train_test_split(
         np.arange(len(train.texts)),
         test_size=0.1,
@@ -100,15 +105,16 @@ def validation_split(
     return training.subset(train, fit_idx), training.subset(train, val_idx)
 
 
-def fit_blend(args: argparse.Namespace) -> None:
+def fit_cascade(args: argparse.Namespace) -> None:
     from bot.moderation import finetune
 
-    out: Path = args.out or Path("var/classifier-blend.json")
+    out: Path = args.out or DEFAULT_CASCADE
     olid = training.load_csv(args.data_dir / "olid_train.csv")
     train_idx, heldout_idx = training.olid_split(olid)
     train, heldout = training.subset(olid, train_idx), training.subset(olid, heldout_idx)
     fit_part, val_part = validation_split(train)
     stories = training.story_sentences(args.stories_dir, args.stories) if args.stories else ()
+    # The shipped n-gram model saw the validation slice; refit without it for honest scores.
     ngram_val = training.fit(
         fit_part.texts + stories,
         np.concatenate([fit_part.labels, np.zeros(len(stories), dtype=int)]),
@@ -118,38 +124,34 @@ def fit_blend(args: argparse.Namespace) -> None:
     ).predict_proba(val_part.texts)
     ngram = OffensiveClassifier.load(DEFAULT_MODEL_PATH)
     ngram_heldout = np.array([ngram.score(t) for t in heldout.texts])
-    neural_val = finetune.exported_scores(DEFAULT_MODEL_DIR, val_part.texts)
     neural_heldout = finetune.exported_scores(DEFAULT_MODEL_DIR, heldout.texts)
-    best = (-1.0, 0.0, 0.5)
-    for weight in np.arange(0.0, 1.001, 0.05):
-        f1, threshold = best_threshold(
-            val_part.labels, weight * ngram_val + (1 - weight) * neural_val
-        )
-        if f1 > best[0]:
-            best = (f1, round(float(weight), 2), threshold)
-    val_f1, weight, threshold = best
-    blended = weight * ngram_heldout + (1 - weight) * neural_heldout
-    heldout_f1 = macro_f1(heldout.labels, blended, threshold)
+    threshold = TransformerClassifier.load(DEFAULT_MODEL_DIR).info.threshold
+    # Skip the transformer below the n-gram score that all but (1 - recall) of the validation
+    # slice's offensive tweets reach: those few are the most the gate can cost.
+    positives = ngram_val[val_part.labels == 1]
+    gate = round(float(np.quantile(positives, 1.0 - args.cascade_recall)), 3)
+    heldout_scores = np.where(ngram_heldout < gate, ngram_heldout, neural_heldout)
+    heldout_f1 = macro_f1(heldout.labels, heldout_scores, threshold)
+    escalated = float((ngram_heldout >= gate).mean())
     log.info(
-        "blend: n-gram weight %.2f, threshold %.2f; validation macro-F1 %.4f, held-out %.4f",
-        weight,
-        threshold,
-        val_f1,
+        "cascade: transformer only when the n-gram score is >= %.2f (%.0f %% of held-out "
+        "tweets); held-out macro-F1 %.4f (transformer alone %.4f)",
+        gate,
+        100 * escalated,
         heldout_f1,
+        macro_f1(heldout.labels, neural_heldout, threshold),
     )
     spec = {
-        "format": BLEND_FORMAT,
-        "parts": [
-            {"path": str(DEFAULT_MODEL_DIR.resolve()), "weight": round(1 - weight, 2)},
-            {"path": str(DEFAULT_MODEL_PATH.resolve()), "weight": weight},
-        ],
+        "format": CASCADE_FORMAT,
+        "first": DEFAULT_MODEL_PATH.name,
+        "then": DEFAULT_MODEL_DIR.name,
+        "gate": gate,
         "threshold": threshold,
         "heldout_macro_f1": round(heldout_f1, 4),
-        "validation_macro_f1": round(val_f1, 4),
-        "trained_on": "OLID train split + story sentences (MiniLM and NB-LR, weighted mean)",
+        "heldout_escalated": round(escalated, 4),
+        "trained_on": "OLID train split + story sentences (n-gram gate, then MiniLM)",
         "split_seed": training.SPLIT_SEED,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(spec, indent=2) + "\n")
     log.info("wrote %s", out)
 

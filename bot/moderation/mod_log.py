@@ -26,9 +26,15 @@ ModLogPoster = Callable[[str, str], Awaitable[None]]
 class ModLogSink:
     """An :class:`AuditSink` that records to ``inner`` and then posts a mod-log summary."""
 
-    def __init__(self, inner: AuditSink, rules: RulesProvider, *,
-                 fallback_channel_id: str | None = None, max_pending: int = 100,
-                 post_timeout_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        inner: AuditSink,
+        rules: RulesProvider,
+        *,
+        fallback_channel_id: str | None = None,
+        max_pending: int = 100,
+        post_timeout_s: float = 15.0,
+    ) -> None:
         self.poster: ModLogPoster | None = None
         self._inner = inner
         self._rules = rules
@@ -83,5 +89,6 @@ class ModLogSink:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # never raised into moderation; the audit row is kept
-            log.warning("could not post to mod-log channel %s: %s: %s", channel,
-                        type(exc).__name__, exc)
+            log.warning(
+                "could not post to mod-log channel %s: %s: %s", channel, type(exc).__name__, exc
+            )

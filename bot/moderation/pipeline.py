@@ -87,21 +87,22 @@ class ModerationPipeline:
     async def check(self, text: str, ctx: ModerationContext, *, record: bool = True) -> Verdict:
         """Moderate ``text``; blocks and flags are written to the audit sink.
 
-        With the n-gram classifier, short texts are checked inline (about a millisecond); long
-        texts, guilds with regex rules and the transformer classifier (a few milliseconds) run
-        on a worker thread so the event loop never waits on them. Pass
+        Short texts are checked inline (about a millisecond) when the classifier can score them
+        cheaply (the n-gram model, or the cascade's gate finding them clearly harmless); long
+        texts, guilds with regex rules and texts the transformer must score (a few
+        milliseconds) are checked on a worker thread so the event loop never waits. Pass
         ``record=False`` for streamed partial texts so one generation is audited once (check
         the final text with ``record=True``).
         """
         rules = await self.rules_for(ctx.guild_id)
-        if (
-            rules.regex_rules
-            or len(text) > self.settings.inline_max_chars
-            or (self._classifier is not None and not self._classifier.runs_inline)
-        ):
-            verdict = await asyncio.to_thread(self.check_sync, text, ctx, rules)
-        else:
-            verdict = self.check_sync(text, ctx, rules)
+        inline = None
+        if not rules.regex_rules and len(text) <= self.settings.inline_max_chars:
+            inline = self._check(text, ctx, rules, quick=True)
+        verdict = (
+            inline
+            if inline is not None
+            else await asyncio.to_thread(self.check_sync, text, ctx, rules)
+        )
         if record and not verdict.allowed and self._audit is not None:
             event = AuditEvent(
                 guild_id=ctx.guild_id,
@@ -125,9 +126,16 @@ class ModerationPipeline:
         self, text: str, ctx: ModerationContext, rules: GuildRules | None = None
     ) -> Verdict:
         """Moderate ``text`` with the given rules, without auditing (CPU only, thread-safe)."""
+        verdict = self._check(text, ctx, rules or _NO_RULES, quick=False)
+        assert verdict is not None
+        return verdict
+
+    def _check(
+        self, text: str, ctx: ModerationContext, rules: GuildRules, *, quick: bool
+    ) -> Verdict | None:
+        """The verdict; with ``quick``, None when it needs the classifier's costly stage."""
         if not self.settings.enabled or not text:
             return Verdict.allow()
-        rules = rules or _NO_RULES
         length_verdict = self._length(text, ctx, rules)
         if length_verdict is not None:
             return self._apply_rules(length_verdict, rules)
@@ -140,7 +148,9 @@ class ModerationPipeline:
         ]
         verdicts = [self._apply_rules(self._relax(v, ctx), rules) for v in verdicts]
         if self._classifier is not None and not any(v.blocked for v in verdicts):
-            classified = self._classify(normalized, rules)
+            classified = self._classify(normalized, rules, quick=quick)
+            if classified is None:
+                return None
             verdicts.append(self._apply_rules(self._relax(classified, ctx), rules))
         return Verdict.combine(verdicts)
 
@@ -261,9 +271,16 @@ class ModerationPipeline:
             )
         return verdicts
 
-    def _classify(self, normalized: NormalizedText, rules: GuildRules) -> Verdict:
+    def _classify(
+        self, normalized: NormalizedText, rules: GuildRules, *, quick: bool
+    ) -> Verdict | None:
         assert self._classifier is not None
-        score = self._classifier.score_normalized(squeeze(normalized.joined))
+        view = squeeze(normalized.joined)
+        score = (
+            self._classifier.quick_score(view) if quick else self._classifier.score_normalized(view)
+        )
+        if score is None:
+            return None
         block_at = (
             rules.classifier_threshold
             if rules.classifier_threshold is not None

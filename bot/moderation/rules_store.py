@@ -68,8 +68,10 @@ def check_pattern(pattern: str) -> None:
 
 def validate(rules: GuildRules) -> None:
     """Everything :class:`GuildRules` itself does not check: word and pattern syntax, limits."""
-    for name, words, limit in (("custom words", rules.custom_words, MAX_CUSTOM_WORDS),
-                               ("allowed words", rules.allow_words, MAX_ALLOW_WORDS)):
+    for name, words, limit in (
+        ("custom words", rules.custom_words, MAX_CUSTOM_WORDS),
+        ("allowed words", rules.allow_words, MAX_ALLOW_WORDS),
+    ):
         if len(words) > limit:
             raise ConfigError(f"at most {limit} {name} per server")
         for word in words:
@@ -105,16 +107,18 @@ class StoreRulesProvider:
             raise ConfigError("stored moderation rules are not a JSON object")
         return GuildRules.from_dict(raw) if raw else GuildRules()
 
-    async def update(self, guild_id: str,
-                     change: Callable[[GuildRules], GuildRules]) -> tuple[GuildRules, GuildRules]:
+    async def update(
+        self, guild_id: str, change: Callable[[GuildRules], GuildRules]
+    ) -> tuple[GuildRules, GuildRules]:
         """Apply ``change`` to the stored rules, validate and store the result; returns (before,
         after). Errors from ``change`` or validation leave the stored rules as they were."""
         async with self._lock:  # one read-modify-write at a time in this process
             before = await self.load(guild_id)
             after = change(before)
             validate(after)
-            await self._settings.set(RULES_NAMESPACE, RULES_KEY, to_stored(after),
-                                     guild_id=guild_id)
+            await self._settings.set(
+                RULES_NAMESPACE, RULES_KEY, to_stored(after), guild_id=guild_id
+            )
         return before, after
 
 

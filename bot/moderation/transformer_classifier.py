@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_DIR = Path(__file__).parent / "data" / "offense_minilm"
 FORMAT = "storyloom-minilm-offense-1"
 QUANTIZED_SUFFIXES = (".qweight", ".scale")
+_SCORE_CACHE_SIZE = 1024
 
 
 def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,8 +124,6 @@ def _int8_linear(model: nn.Module) -> nn.Module:
 class TransformerClassifier:
     """Scores a text from 0 (harmless) to 1 (offensive). Thread-safe: read-only after load."""
 
-    runs_inline = False  # milliseconds of CPU: the pipeline calls it from a worker thread
-
     def __init__(
         self,
         model: nn.Module,
@@ -142,6 +141,8 @@ class TransformerClassifier:
         self._window = max_tokens - 2
         self._stride = min(stride, self._window)
         self.info = info
+        self._cached: dict[str, float] = {}
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def load(cls, path: Path | str = DEFAULT_MODEL_DIR) -> TransformerClassifier:
@@ -201,8 +202,29 @@ class TransformerClassifier:
         """
         return [self.score_normalized(text) for text in texts]
 
+    def quick_score(self, normalized: str) -> float | None:
+        """None: scoring takes milliseconds, so the pipeline runs it on a worker thread."""
+        return self._cached.get(normalized)
+
     def score_normalized(self, normalized: str) -> float:
-        """Probability-like score for a text already passed through ``classifier_text``."""
+        """Probability-like score for a text already passed through ``classifier_text``.
+
+        Recent scores are remembered (the same notices and help texts are checked often)."""
+        found = self._cached.get(normalized)
+        if found is None:
+            found = self._score(normalized)
+            with self._cache_lock:
+                if len(self._cached) >= _SCORE_CACHE_SIZE:
+                    self._cached.pop(next(iter(self._cached)))
+                self._cached[normalized] = found
+        return found
+
+    def forget(self) -> None:
+        """Drop remembered scores (evaluations time the real cost)."""
+        with self._cache_lock:
+            self._cached.clear()
+
+    def _score(self, normalized: str) -> float:
         rows = self.windows(normalized)
         if not rows:
             return 0.0

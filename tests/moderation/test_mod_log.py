@@ -27,8 +27,12 @@ from tests.conftest import AppFactory
 from tests.moderation.test_moderation_commands import Echo
 
 SECRET_WORD = "zorblax"
-RULES = StaticRulesProvider({"g1": GuildRules(custom_words=(SECRET_WORD,), mod_log_channel_id="mods"),
-                             "g2": GuildRules(custom_words=(SECRET_WORD,))})
+RULES = StaticRulesProvider(
+    {
+        "g1": GuildRules(custom_words=(SECRET_WORD,), mod_log_channel_id="mods"),
+        "g2": GuildRules(custom_words=(SECRET_WORD,)),
+    }
+)
 
 
 def ctx(guild: str | None) -> ModerationContext:
@@ -36,8 +40,9 @@ def ctx(guild: str | None) -> ModerationContext:
 
 
 def pipeline(audit: ModLogSink) -> ModerationPipeline:
-    return ModerationPipeline(ModerationSettings(classifier_enabled=False), rules_provider=RULES,
-                              audit=audit)
+    return ModerationPipeline(
+        ModerationSettings(classifier_enabled=False), rules_provider=RULES, audit=audit
+    )
 
 
 class Posts:
@@ -76,7 +81,9 @@ async def test_without_a_channel_or_a_poster_nothing_is_posted() -> None:
     assert posts.posts == []
 
 
-async def test_a_failing_or_slow_poster_never_touches_the_verdict(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_or_slow_poster_never_touches_the_verdict(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     inner = MemoryAuditSink()
     sink = ModLogSink(inner, RULES, post_timeout_s=0.2)
     release = asyncio.Event()
@@ -137,7 +144,9 @@ def lines(*items: dict[str, Any]) -> list[str]:
     return [json.dumps(i) for i in items]
 
 
-async def test_mod_log_here_then_a_block_posts_a_summary_in_the_console(make_app: AppFactory) -> None:
+async def test_mod_log_here_then_a_block_posts_a_summary_in_the_console(
+    make_app: AppFactory,
+) -> None:
     app = await make_app(plugin_classes=[Echo], moderation={"classifier_enabled": False})
     admin = {"user": "mia", "channel": "mods", "permissions": ["manage_guild"]}
 
@@ -151,8 +160,11 @@ async def test_mod_log_here_then_a_block_posts_a_summary_in_the_console(make_app
     out = await run({**admin, "text": f"/mod words add {SECRET_WORD}"}, blocked)
     assert [o["kind"] for o in out] == ["notice", "notice"], "no mod-log channel yet"
 
-    out = await run({**admin, "text": "/mod log here"}, blocked,
-                    {"user": "bob", "channel": "main", "text": "/echo a friendly line"})
+    out = await run(
+        {**admin, "text": "/mod log here"},
+        blocked,
+        {"user": "bob", "channel": "main", "text": "/echo a friendly line"},
+    )
     [log_line] = [o for o in out if o["kind"] == "mod-log"]
     assert log_line["channel"] == "mods" and log_line["reply_to"] is None
     assert log_line["text"].startswith("Blocked input from <@u-bob> in <#main> (custom)")
@@ -168,20 +180,26 @@ async def test_mod_log_here_then_a_block_posts_a_summary_in_the_console(make_app
 
 
 async def test_bot_wide_mod_log_channel_is_the_fallback(make_app: AppFactory) -> None:
-    app = await make_app(plugin_classes=[Echo], moderation={"classifier_enabled": False},
-                         discord={"mod_log_channel_id": 123456789012345678})
+    app = await make_app(
+        plugin_classes=[Echo],
+        moderation={"classifier_enabled": False},
+        discord={"mod_log_channel_id": 123456789012345678},
+    )
     out = await run_jsonl(app, lines({"user": "bob", "text": "/echo contact bob@example.com"}))
     [log_line] = [o for o in out if o["kind"] == "mod-log"]
     assert log_line["channel"] == "123456789012345678"
     assert log_line["text"].startswith("Flagged input") and "example.com" not in log_line["text"]
 
 
-async def test_interactive_console_shows_mod_log_lines(make_app: AppFactory, monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+async def test_interactive_console_shows_mod_log_lines(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from rich.console import Console
 
     app = await make_app(plugin_classes=[Echo], moderation={"classifier_enabled": False})
-    typed = iter(["/mod log here", f"/mod words add {SECRET_WORD}", f"/echo {SECRET_WORD}!", "/quit"])
+    typed = iter(
+        ["/mod log here", f"/mod words add {SECRET_WORD}", f"/echo {SECRET_WORD}!", "/quit"]
+    )
     monkeypatch.setattr(Console, "input", lambda self, prompt="": next(typed))
     await console.run_interactive(app)
     await app.mod_log.drain()

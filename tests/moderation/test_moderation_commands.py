@@ -36,8 +36,9 @@ async def mod_app(make_app: AppFactory) -> App:
     return await make_app(plugin_classes=[Echo], moderation={"classifier_enabled": False})
 
 
-async def say(app: App, text: str, *, user: str = "ann", admin: bool = False,
-              channel: str = "main") -> list[dict[str, Any]]:
+async def say(
+    app: App, text: str, *, user: str = "ann", admin: bool = False, channel: str = "main"
+) -> list[dict[str, Any]]:
     line: dict[str, Any] = {"user": user, "channel": channel, "text": text}
     if admin:
         line["permissions"] = ADMIN
@@ -55,14 +56,19 @@ async def in_guild(app: App, guild: str | None, text: str) -> list[dict[str, Any
     """``text`` typed in another server (or a DM, guild None) by an admin there."""
     records: list[dict[str, Any]] = []
     author = Author("u-zed", "zed", permissions=frozenset({Permission.MANAGE_GUILD}))
-    incoming = Incoming(channel=ChannelRef("elsewhere", guild), author=author, text=text,
-                        message_id="x-1")
+    incoming = Incoming(
+        channel=ChannelRef("elsewhere", guild), author=author, text=text, message_id="x-1"
+    )
     await app.router.handle(incoming, RecordingResponder(incoming, records.append))
     return records
 
 
 def refused(records: list[dict[str, Any]]) -> bool:
-    return len(records) == 1 and records[0]["kind"] == "notice" and "not accepted" in records[0]["text"]
+    return (
+        len(records) == 1
+        and records[0]["kind"] == "notice"
+        and "not accepted" in records[0]["text"]
+    )
 
 
 async def stored(app: App, guild: str = CONSOLE_GUILD) -> Any:
@@ -85,7 +91,8 @@ async def test_custom_word_is_enforced_in_its_server_only(mod_app: App) -> None:
     events = await app.store.moderation.find(guild_id=CONSOLE_GUILD)
     assert [(e.rule, e.category, e.action, e.channel_id) for e in events] == [
         ("keyword:custom", "custom", "block", "other-channel"),
-        ("keyword:custom", "custom", "block", "main")]
+        ("keyword:custom", "custom", "block", "main"),
+    ]
     assert not await app.store.moderation.find(guild_id="another-guild")
 
     # Moderators can type (and remove) a word that their own rules block.
@@ -124,7 +131,9 @@ async def test_word_lists_are_capped(mod_app: App) -> None:
     assert len((await stored(app))["custom_words"]) == 150
 
 
-async def test_a_word_the_builtin_filters_block_can_be_managed_without_audit_noise(mod_app: App) -> None:
+async def test_a_word_the_builtin_filters_block_can_be_managed_without_audit_noise(
+    mod_app: App,
+) -> None:
     app = mod_app
     assert refused(await say(app, "/echo shit"))
     before = len(await app.store.moderation.find(guild_id=CONSOLE_GUILD))
@@ -206,14 +215,22 @@ async def test_threshold_is_enforced_by_the_classifier(make_app: AppFactory) -> 
 async def test_mod_commands_need_manage_server_and_a_server(mod_app: App) -> None:
     app = mod_app
     specs = [s for s in app.registry.unique_commands() if s.path.startswith("mod ")]
-    assert {s.path for s in specs} >= {"mod rules", "mod words add", "mod allow remove",
-                                       "mod regex add", "mod threshold", "mod log", "mod events"}
+    assert {s.path for s in specs} >= {
+        "mod rules",
+        "mod words add",
+        "mod allow remove",
+        "mod regex add",
+        "mod threshold",
+        "mod log",
+        "mod events",
+    }
     for spec in specs:
         example = spec.examples[-1] if spec.examples else f"/{spec.path}"
         [denied] = await say(app, example, user="bob")
         assert denied["kind"] == "notice" and "Manage Server" in denied["text"], spec.path
-        [helper] = await run_jsonl(app, [json.dumps({"user": "hal", "text": example,
-                                                     "permissions": ["manage_messages"]})])
+        [helper] = await run_jsonl(
+            app, [json.dumps({"user": "hal", "text": example, "permissions": ["manage_messages"]})]
+        )
         assert "Manage Server" in helper["text"], spec.path
         [dm] = await in_guild(app, None, example)
         assert "only works in a server" in dm["text"], spec.path
@@ -240,8 +257,9 @@ async def test_events_list_rule_action_and_place_but_never_the_text(mod_app: App
 
 async def test_unreadable_stored_rules_are_reported_not_overwritten(mod_app: App) -> None:
     app = mod_app
-    await app.store.settings.set(RULES_NAMESPACE, RULES_KEY, {"custom_words": ["ok"], "bogus": 1},
-                                 guild_id=CONSOLE_GUILD)
+    await app.store.settings.set(
+        RULES_NAMESPACE, RULES_KEY, {"custom_words": ["ok"], "bogus": 1}, guild_id=CONSOLE_GUILD
+    )
     assert "cannot be read" in await mod(app, "/mod rules")
     assert "not saved" in await mod(app, "/mod words add other")
     assert (await stored(app))["bogus"] == 1

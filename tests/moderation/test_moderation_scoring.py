@@ -1,4 +1,4 @@
-"""Loading scorers by path, and blends of them."""
+"""Loading scorers by path, and the cascade that gates the transformer behind the n-gram model."""
 
 from __future__ import annotations
 
@@ -11,19 +11,23 @@ import pytest
 from bot.errors import ConfigError
 from bot.moderation.classifier import DEFAULT_MODEL_PATH, OffensiveClassifier
 from bot.moderation.normalize import classifier_text
-from bot.moderation.scoring import BLEND_FORMAT, BlendedClassifier, load_classifier
+from bot.moderation.scoring import (
+    CASCADE_FORMAT,
+    DEFAULT_CASCADE,
+    CascadeClassifier,
+    load_classifier,
+)
 from bot.moderation.transformer_classifier import DEFAULT_MODEL_DIR, TransformerClassifier
 
 
-def write_blend(folder: Path, weights: tuple[float, float], **extra: object) -> Path:
+def write_cascade(folder: Path, gate: float, **extra: object) -> Path:
     shutil.copy(DEFAULT_MODEL_PATH, folder / "ngram.npz")
-    path = folder / "blend.json"
+    path = folder / "cascade.json"
     spec = {
-        "format": BLEND_FORMAT,
-        "parts": [
-            {"path": str(DEFAULT_MODEL_DIR), "weight": weights[0]},
-            {"path": "ngram.npz", "weight": weights[1]},
-        ],
+        "format": CASCADE_FORMAT,
+        "first": "ngram.npz",
+        "then": str(DEFAULT_MODEL_DIR),
+        "gate": gate,
         "threshold": 0.4,
         "heldout_macro_f1": 0.5,
         **extra,
@@ -35,35 +39,44 @@ def write_blend(folder: Path, weights: tuple[float, float], **extra: object) -> 
 def test_the_path_decides_the_kind() -> None:
     assert isinstance(load_classifier(DEFAULT_MODEL_DIR), TransformerClassifier)
     assert isinstance(load_classifier(DEFAULT_MODEL_PATH), OffensiveClassifier)
-    assert isinstance(load_classifier(), TransformerClassifier)
+    default = load_classifier()
+    assert isinstance(default, CascadeClassifier)
+    assert default.then is TransformerClassifier.load()  # one model per process
+    shipped = json.loads(DEFAULT_CASCADE.read_text())
+    assert default.gate == shipped["gate"] and 0.0 < default.gate < default.info.threshold
 
 
-def test_a_blend_is_the_normalised_weighted_mean_of_its_parts(tmp_path: Path) -> None:
-    blend = load_classifier(write_blend(tmp_path, (3.0, 1.0)))
-    assert isinstance(blend, BlendedClassifier)
-    assert blend.info.threshold == 0.4
-    assert [round(w, 2) for _, w in blend.parts] == [0.75, 0.25]
-    neural, ngram = TransformerClassifier.load(), OffensiveClassifier.load(tmp_path / "ngram.npz")
-    for text in ("you are a worthless idiot", "the fox ran home to its den"):
-        normalized = classifier_text(text)
-        expected = 0.75 * neural.score_normalized(normalized) + 0.25 * ngram.score_normalized(
-            normalized
-        )
-        assert blend.score_normalized(normalized) == pytest.approx(expected)
+def test_the_cascade_uses_the_cheap_score_below_the_gate_and_the_costly_one_above(
+    tmp_path: Path,
+) -> None:
+    ngram, neural = OffensiveClassifier.load(), TransformerClassifier.load()
+    story = classifier_text("The little fox ran home to its den and slept.")
+    insult = classifier_text("you are a worthless stupid idiot")
+    gate = (ngram.score_normalized(story) + ngram.score_normalized(insult)) / 2
+    assert ngram.score_normalized(story) < gate <= ngram.score_normalized(insult)
+    cascade = load_classifier(write_cascade(tmp_path, gate))
+    assert isinstance(cascade, CascadeClassifier)
+    assert cascade.info.threshold == 0.4
+    assert cascade.escalates(story) == (ngram.score_normalized(story), False)
+    assert cascade.score_normalized(story) == ngram.score_normalized(story)
+    assert cascade.quick_score(story) == ngram.score_normalized(story)  # cheap: inline
+    assert cascade.escalates(insult)[1] is True
+    fresh = classifier_text("you are a worthless stupid idiot, truly")  # not scored before
+    assert cascade.quick_score(fresh) is None  # needs the transformer: a worker thread
+    assert cascade.score_normalized(insult) == neural.score_normalized(insult)
+    assert cascade.quick_score(insult) == neural.score_normalized(insult)  # remembered
+    everything = load_classifier(write_cascade(tmp_path, 0.0))
+    assert everything.score_normalized(story) == neural.score_normalized(story)
 
 
-def test_zero_weight_parts_are_not_loaded_and_inline_follows_the_parts(tmp_path: Path) -> None:
-    only_ngram = load_classifier(write_blend(tmp_path, (0.0, 1.0)))
-    assert isinstance(only_ngram, BlendedClassifier)
-    assert len(only_ngram.parts) == 1 and only_ngram.runs_inline is True
-
-
-def test_bad_blends_raise_config_error(tmp_path: Path) -> None:
+def test_bad_cascades_raise_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown format"):
-        load_classifier(write_blend(tmp_path, (1.0, 1.0), format="other"))
-    with pytest.raises(ConfigError, match="positive weights"):
-        load_classifier(write_blend(tmp_path, (0.0, 0.0)))
+        load_classifier(write_cascade(tmp_path, 0.3, format="other"))
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        load_classifier(write_cascade(tmp_path, 1.5))
+    with pytest.raises(ConfigError, match="cannot load"):
+        load_classifier(write_cascade(tmp_path, 0.3, then="missing-dir"))
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(ConfigError, match="cannot load classifier blend"):
+    with pytest.raises(ConfigError, match="cannot load classifier cascade"):
         load_classifier(broken)

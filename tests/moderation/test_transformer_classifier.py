@@ -47,8 +47,12 @@ def test_int8_packing_round_trips_within_one_quantisation_step() -> None:
 def test_shipped_model_is_the_default_and_reports_its_heldout_score(
     classifier: TransformerClassifier,
 ) -> None:
-    assert load_classifier() is classifier  # the default, loaded once per process
-    assert classifier.runs_inline is False  # the pipeline runs it off the event loop
+    assert load_classifier(DEFAULT_MODEL_DIR) is classifier  # loaded once per process
+    fresh = classifier_text("a text this test scores for the first time")
+    assert classifier.quick_score(fresh) is None  # not cheap: the pipeline uses a thread
+    assert classifier.quick_score(fresh) is None
+    score = classifier.score_normalized(fresh)
+    assert classifier.quick_score(fresh) == score  # remembered once scored
     assert classifier.info.heldout_macro_f1 > 0.7
     assert "OLID" in classifier.info.trained_on
     assert 0.0 < classifier.info.threshold < 1.0
@@ -123,7 +127,9 @@ def test_finetune_trains_exports_and_the_export_reproduces_it(tmp_path: Path) ->
     torch.manual_seed(0)
     BertModel(tiny, add_pooling_layer=False).save_pretrained(base)
     shutil.copyfile(DEFAULT_MODEL_DIR / "tokenizer.json", base / "tokenizer.json")
-    tuner = finetune.Finetuner(base, finetune.FinetuneConfig(epochs=3, batch_size=8, learning_rate=2e-3))
+    tuner = finetune.Finetuner(
+        base, finetune.FinetuneConfig(epochs=3, batch_size=8, learning_rate=2e-3)
+    )
     texts = ["you stupid idiot", "what a lovely day"] * 12
     labels = np.array([1, 0] * 12)
     rows = tuner.encode(texts)
