@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -105,15 +106,23 @@ def validation_split(
     return training.subset(train, fit_idx), training.subset(train, val_idx)
 
 
-def fit_cascade(args: argparse.Namespace) -> None:
-    from bot.moderation import finetune
-
-    out: Path = args.out or DEFAULT_CASCADE
+def load_splits(
+    args: argparse.Namespace,
+) -> tuple[training.LabelledTexts, training.LabelledTexts, training.LabelledTexts, tuple[str, ...]]:
+    """OLID's fit part, validation slice and held-out split, and the harmless story sentences."""
     olid = training.load_csv(args.data_dir / "olid_train.csv")
     train_idx, heldout_idx = training.olid_split(olid)
     train, heldout = training.subset(olid, train_idx), training.subset(olid, heldout_idx)
     fit_part, val_part = validation_split(train)
     stories = training.story_sentences(args.stories_dir, args.stories) if args.stories else ()
+    return fit_part, val_part, heldout, stories
+
+
+def fit_cascade(args: argparse.Namespace) -> None:
+    from bot.moderation import finetune
+
+    out: Path = args.out or DEFAULT_CASCADE
+    fit_part, val_part, heldout, stories = load_splits(args)
     # The shipped n-gram model saw the validation slice; refit without it for honest scores.
     ngram_val = training.fit(
         fit_part.texts + stories,
@@ -143,8 +152,8 @@ def fit_cascade(args: argparse.Namespace) -> None:
     )
     spec = {
         "format": CASCADE_FORMAT,
-        "first": DEFAULT_MODEL_PATH.name,
-        "then": DEFAULT_MODEL_DIR.name,
+        "first": os.path.relpath(DEFAULT_MODEL_PATH, out.resolve().parent),
+        "then": os.path.relpath(DEFAULT_MODEL_DIR, out.resolve().parent),
         "gate": gate,
         "threshold": threshold,
         "heldout_macro_f1": round(heldout_f1, 4),
@@ -162,11 +171,7 @@ def train_transformer(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     out: Path = args.out or DEFAULT_MODEL_DIR
-    olid = training.load_csv(args.data_dir / "olid_train.csv")
-    train_idx, heldout_idx = training.olid_split(olid)
-    train, heldout = training.subset(olid, train_idx), training.subset(olid, heldout_idx)
-    fit_part, val_part = validation_split(train)
-    stories = training.story_sentences(args.stories_dir, args.stories) if args.stories else ()
+    fit_part, val_part, heldout, stories = load_splits(args)
     log.info(
         "OLID: %d fit, %d validation, %d held out; %d story sentences at weight %.2f",
         len(fit_part.texts),
