@@ -23,7 +23,7 @@ from bot.moderation.rules_store import (
     check_pattern,
     check_word,
 )
-from bot.moderation.types import GuildRules
+from bot.moderation.types import Category, GuildRules
 from bot.plugin import Call, Param, Plugin, PluginContext, command
 from bot.types import Permission, Reply
 
@@ -34,6 +34,9 @@ _WORD_LISTS = {
     "allow_words": ("allowed word", MAX_ALLOW_WORDS, "/mod allow"),
 }
 _WORDS_HELP = "Comma-separated; word, word*, *word or *word* (AutoMod wildcards)"
+# Categories a server may tune. Slurs, personal data and mentions keep the bot's handling: a
+# server can make the bot stricter there (custom words, regex) but never let them through.
+TunableCategory = Literal["profanity", "sexual", "offensive", "custom", "invite"]
 
 
 def _mod(path: str, *, description: str, examples: tuple[str, ...] = ()) -> Callable[..., Any]:
@@ -102,7 +105,8 @@ class ModerationPlugin(Plugin):
         )
         lines.append(f"Mod-log channel: {self._channel(call, rules.mod_log_channel_id)}")
         lines.append("Change them with `/mod words`, `/mod allow`, `/mod regex`, `/mod threshold`, "
-                     "`/mod log`; `/mod events` lists recent blocks and flags.")
+                     "`/mod category`, `/mod maxlength`, `/mod log` or `/mod reset`; "
+                     "`/mod events` lists recent blocks and flags.")
         return Reply(text="\n".join(lines), ephemeral=True)
 
     @_mod("mod events", description="List this server's most recent blocks and flags.",
@@ -298,6 +302,63 @@ class ModerationPlugin(Plugin):
         return Reply(text="Blocks and flags in this server will be summarised in this channel "
                           "(who, where, which rule; never the message itself).", ephemeral=True)
 
+    # -- categories, length, reset ---------------------------------------------------------
+    @_mod("mod category", description="Block, only flag, or reset how a category is handled here.",
+          examples=("/mod category profanity flag", "/mod category invite block",
+                    "/mod category offensive default"))
+    async def category(self, call: Call,
+                       name: Annotated[TunableCategory, Param("Which category")],
+                       handling: Annotated[Literal["block", "flag", "default"],
+                                           Param("block: always block; flag: only flag; default")]
+                       ) -> Reply:
+        def change(rules: GuildRules) -> GuildRules:
+            block = tuple(c for c in rules.block_categories if c != name)
+            flag = tuple(c for c in rules.flag_only_categories if c != name)
+            if handling == "block":
+                block = (*block, name)
+            elif handling == "flag":
+                flag = (*flag, name)
+            return dataclasses.replace(rules, block_categories=block, flag_only_categories=flag)
+
+        await self._update(call, change)
+        meaning = {
+            "block": "are now always blocked",
+            "flag": "are now only flagged (posted, and recorded for moderators)",
+            "default": "are handled as the bot does by default again",
+        }[handling]
+        return Reply(text=f"Messages caught as {_code(Category(name).value)} {meaning} in this "
+                          "server.", ephemeral=True)
+
+    @_mod("mod maxlength", description="Block messages longer than this many characters, or default.",
+          examples=("/mod maxlength 1000", "/mod maxlength default"))
+    async def max_length(self, call: Call,
+                         value: Annotated[str, Param("Characters (at least 1), or 'default'")]
+                         ) -> Reply:
+        ceiling = self.context.moderation.settings.max_input_length
+        typed = value.strip().lower()
+        new: int | None = None
+        if typed not in _RESET_WORDS:
+            if not typed.isdigit() or not 1 <= int(typed) <= ceiling:
+                raise UsageError(f"The limit must be a whole number from 1 to {ceiling} (the "
+                                 "bot's own limit), or `default`.", usage="/mod maxlength <value>")
+            new = int(typed)
+        await self._update(call, lambda rules: dataclasses.replace(rules, max_length=new))
+        shown = f"{new} characters" if new is not None else f"the bot default ({ceiling})"
+        return Reply(text=f"Longest message accepted in this server: {shown}.", ephemeral=True)
+
+    @_mod("mod reset", description="Clear all of this server's moderation rules (back to defaults).",
+          examples=("/mod reset confirm",))
+    async def reset(self, call: Call,
+                    confirm: Annotated[Literal["confirm"], Param("Type confirm: this cannot be undone")]
+                    ) -> Reply:
+        try:
+            await self._rules.reset(self._guild(call))
+        except ConfigError as exc:
+            raise UsageError(f"That change was not saved: {exc}.") from None
+        return Reply(text="This server's moderation rules are back to the bot's defaults: no own "
+                          "words, allowed words, regex rules, threshold, category changes, length "
+                          "limit or mod-log channel.", ephemeral=True)
+
     # -- helpers ----------------------------------------------------------------------------
     @staticmethod
     def _guild(call: Call) -> str:
@@ -311,7 +372,8 @@ class ModerationPlugin(Plugin):
             return await self._rules.load(self._guild(call))
         except ConfigError as exc:
             raise UsageError(f"This server's stored moderation rules cannot be read ({exc}); the "
-                             "defaults apply until the bot's operator fixes them.") from None
+                             "defaults apply until they are fixed. `/mod reset confirm` clears "
+                             "them.") from None
 
     async def _update(self, call: Call, change: Callable[[GuildRules], GuildRules]
                       ) -> tuple[GuildRules, GuildRules]:

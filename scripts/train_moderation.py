@@ -58,6 +58,18 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=8e-5, help="transformer: peak LR")
     parser.add_argument("--threads", type=int, default=0, help="transformer: torch threads")
     parser.add_argument(
+        "--aux-davidson",
+        type=int,
+        default=0,
+        help="transformer: also learn this many Davidson et al. tweets as a second task with "
+        "its own head (sharpens the encoder; their labels never mix with OLID's)",
+    )
+    parser.add_argument(
+        "--no-spell-emoji",
+        action="store_true",
+        help="transformer: leave emoji to the tokenizer (which reads them as unknown)",
+    )
+    parser.add_argument(
         "--cascade-recall",
         type=float,
         default=0.95,
@@ -180,13 +192,21 @@ def train_transformer(args: argparse.Namespace) -> None:
         len(stories),
         args.story_weight,
     )
-    config = finetune.FinetuneConfig(epochs=args.epochs, learning_rate=args.learning_rate)
-    tuner = finetune.Finetuner(args.base_model or finetune.base_model_dir(), config)
-    rows = tuner.encode(fit_part.texts + stories)
-    labels = np.concatenate([fit_part.labels, np.zeros(len(stories), dtype=int)])
-    weights = np.concatenate(
-        [np.ones(len(fit_part.texts)), np.full(len(stories), args.story_weight)]
+    config = finetune.FinetuneConfig(
+        epochs=args.epochs, learning_rate=args.learning_rate, spell_emoji=not args.no_spell_emoji
     )
+    tuner = finetune.Finetuner(args.base_model or finetune.base_model_dir(), config)
+    aux = aux_tweets(args)
+    rows = tuner.encode(fit_part.texts + stories + aux.texts)
+    labels = np.concatenate([fit_part.labels, np.zeros(len(stories), dtype=int), aux.labels])
+    weights = np.concatenate(
+        [
+            np.ones(len(fit_part.texts)),
+            np.full(len(stories), args.story_weight),
+            np.ones(len(aux.texts)),
+        ]
+    )
+    is_aux = np.arange(len(rows)) >= len(fit_part.texts) + len(stories)
     val_rows = tuner.encode(val_part.texts)
 
     def report(epoch: int) -> None:
@@ -195,9 +215,11 @@ def train_transformer(args: argparse.Namespace) -> None:
         log.info("epoch %d: validation macro-F1 %.4f at threshold %.2f", epoch, f1, at)
 
     started = time.perf_counter()
-    tuner.train(rows, labels, weights, on_epoch=report)
+    tuner.train(rows, labels, weights, aux=is_aux, on_epoch=report)
     minutes = (time.perf_counter() - started) / 60
-    trained_on = f"OLID train split + {len(stories)} story sentences"
+    trained_on = f"OLID train split + {len(stories)} story sentences" + (
+        f" (+ {len(aux.texts)} Davidson tweets as an auxiliary task)" if aux.texts else ""
+    )
     meta: dict[str, object] = {
         "trained_on": trained_on,
         "epochs": args.epochs,
@@ -228,6 +250,15 @@ def train_transformer(args: argparse.Namespace) -> None:
     tuner.export(out, meta)
     size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
     log.info("saved %s (%.1f MB) after %.0f minutes of training", out, size, minutes)
+
+
+def aux_tweets(args: argparse.Namespace) -> training.LabelledTexts:
+    """A seeded sample of Davidson et al.'s tweets for the auxiliary task (none by default)."""
+    if args.aux_davidson <= 0:
+        return training.LabelledTexts((), np.zeros(0, dtype=int))
+    davidson = training.load_csv(args.data_dir / "davidson.csv")
+    pick = np.random.RandomState(training.SPLIT_SEED).permutation(len(davidson.texts))
+    return training.subset(davidson, pick[: args.aux_davidson])
 
 
 def macro_f1(labels: np.ndarray, scores: np.ndarray, threshold: float) -> float:

@@ -29,6 +29,7 @@ from bot.moderation.transformer_classifier import (
     FORMAT,
     MeanPoolHead,
     TransformerClassifier,
+    emoji_words,
     pack_state,
     special_id,
 )
@@ -60,6 +61,7 @@ class FinetuneConfig:
     max_tokens: int = 96
     stride: int = 64
     seed: int = 0
+    spell_emoji: bool = True
 
 
 class Finetuner:
@@ -77,14 +79,17 @@ class Finetuner:
         self.tokenizer.no_padding()
         self.encoder: Any = AutoModel.from_pretrained(base_dir, add_pooling_layer=False)
         self.model = MeanPoolHead(self.encoder, self.encoder.config.hidden_size)
+        # Auxiliary task (another labelled set): its own head on the shared encoder, not exported.
+        self.aux_head = nn.Linear(self.encoder.config.hidden_size, 1)
         self._cls = special_id(self.tokenizer, "[CLS]")
         self._sep = special_id(self.tokenizer, "[SEP]")
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """First window of each normalised text, as inference scores a short text."""
         window = self.config.max_tokens - 2
+        view = emoji_words if self.config.spell_emoji else str
         batch = self.tokenizer.encode_batch(
-            [classifier_text(t) for t in texts], add_special_tokens=False
+            [view(classifier_text(t)) for t in texts], add_special_tokens=False
         )
         return [[self._cls, *e.ids[:window], self._sep] for e in batch]
 
@@ -104,20 +109,22 @@ class Finetuner:
         labels: np.ndarray,
         weights: np.ndarray,
         *,
+        aux: np.ndarray | None = None,
         on_epoch: Callable[[int], None] | None = None,
     ) -> None:
+        """``aux`` marks rows of the auxiliary task (scored by ``aux_head``, not the export)."""
         cfg = self.config
         model = self.model
+        is_aux = np.zeros(len(rows), dtype=bool) if aux is None else aux.astype(bool)
+        named = [*model.named_parameters(), *self.aux_head.named_parameters(prefix="aux")]
         no_decay = ("bias", "LayerNorm", "layer_norm")
         groups = [
             {
-                "params": [
-                    p for n, p in model.named_parameters() if not any(k in n for k in no_decay)
-                ],
+                "params": [p for n, p in named if not any(k in n for k in no_decay)],
                 "weight_decay": cfg.weight_decay,
             },
             {
-                "params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
+                "params": [p for n, p in named if any(k in n for k in no_decay)],
                 "weight_decay": 0.0,
             },
         ]
@@ -140,9 +147,15 @@ class Finetuner:
                 ids, mask = self.collate([rows[i] for i in index])
                 target = torch.tensor(labels[index], dtype=torch.float32)
                 weight = torch.tensor(weights[index], dtype=torch.float32)
-                loss = (loss_fn(model(ids, mask), target) * weight).sum() / weight.sum()
+                pooled = model.pool(ids, mask)
+                logits = torch.where(
+                    torch.from_numpy(is_aux[index]),
+                    self.aux_head(pooled).squeeze(-1),
+                    model.head(pooled).squeeze(-1),
+                )
+                loss = (loss_fn(logits, target) * weight).sum() / weight.sum()
                 loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
@@ -182,6 +195,7 @@ class Finetuner:
             "format": FORMAT,
             "max_tokens": self.config.max_tokens,
             "stride": self.config.stride,
+            "spell_emoji": self.config.spell_emoji,
             "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0)",
         }
         (out_dir / "meta.json").write_text(json.dumps(full, indent=2) + "\n")

@@ -157,13 +157,12 @@ class ModerationPipeline:
     # -- filters -----------------------------------------------------------------------------
 
     def _length(self, text: str, ctx: ModerationContext, rules: GuildRules) -> Verdict | None:
-        limit = (
-            self.settings.max_input_length
-            if ctx.direction is Direction.INPUT
-            else self.settings.max_output_length
-        )
-        if rules.max_length is not None:
-            limit = min(limit, rules.max_length)
+        if ctx.direction is Direction.INPUT:  # a server limits what people send, not the model
+            limit = self.settings.max_input_length
+            if rules.max_length is not None:
+                limit = min(limit, rules.max_length)
+        else:
+            limit = self.settings.max_output_length
         if len(text) <= limit:
             return None
         return Verdict(

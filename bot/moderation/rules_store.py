@@ -122,6 +122,12 @@ class StoreRulesProvider:
         return before, after
 
 
+    async def reset(self, guild_id: str) -> None:
+        """Forget the stored rules (readable or not): the defaults apply again."""
+        async with self._lock:
+            await self._settings.set(RULES_NAMESPACE, RULES_KEY, {}, guild_id=guild_id)
+
+
 def to_stored(rules: GuildRules) -> dict[str, Any]:
     """The JSON object to store: only the keys that differ from the defaults."""
     return {k: v for k, v in rules.to_dict().items() if _plain(_DEFAULTS[k]) != v}

@@ -17,6 +17,7 @@ import functools
 import json
 import logging
 import threading
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,33 @@ DEFAULT_MODEL_DIR = Path(__file__).parent / "data" / "offense_minilm"
 FORMAT = "storyloom-minilm-offense-1"
 QUANTIZED_SUFFIXES = (".qweight", ".scale")
 _SCORE_CACHE_SIZE = 1024
+
+
+def emoji_words(normalized: str) -> str:
+    """Symbols (emoji) spelled out by their Unicode names, a run of one symbol once.
+
+    The encoder's WordPiece vocabulary has no emoji: every one would read ``[UNK]``, and
+    "🖕" or "🤬" says a lot about a message. Skin-tone modifiers are dropped."""
+    if normalized.isascii():
+        return normalized
+    out: list[str] = []
+    last = ""
+    for char in normalized:
+        category = unicodedata.category(char)
+        if category == "So":
+            name = unicodedata.name(char, "").lower()
+            if name.startswith("regional indicator"):
+                name = "flag"
+            if name and name != last:
+                out.append(f" {name} ")
+            last = name
+        elif category == "Sk" and 0x1F3FB <= ord(char) <= 0x1F3FF:
+            continue
+        else:
+            if not char.isspace():
+                last = ""
+            out.append(char)
+    return " ".join("".join(out).split())
 
 
 def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,11 +121,13 @@ class MeanPoolHead(nn.Module):
         self.encoder = encoder
         self.head = nn.Linear(hidden, 1)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         weights = attention_mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return self.head(pooled).squeeze(-1)
+        return (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(input_ids, attention_mask)).squeeze(-1)
 
 
 def build_model(config: dict[str, Any]) -> MeanPoolHead:
@@ -132,6 +162,7 @@ class TransformerClassifier:
         *,
         max_tokens: int = 128,
         stride: int = 96,
+        spell_emoji: bool = False,
     ) -> None:
         self._model = model
         self._tokenizer = tokenizer
@@ -140,6 +171,7 @@ class TransformerClassifier:
         self._pad = special_id(tokenizer, "[PAD]")
         self._window = max_tokens - 2
         self._stride = min(stride, self._window)
+        self._spell_emoji = spell_emoji
         self.info = info
         self._cached: dict[str, float] = {}
         self._cache_lock = threading.Lock()
@@ -181,10 +213,13 @@ class TransformerClassifier:
             info,
             max_tokens=int(meta.get("max_tokens", 128)),
             stride=int(meta.get("stride", 96)),
+            spell_emoji=bool(meta.get("spell_emoji", False)),
         )
 
     def windows(self, normalized: str) -> list[list[int]]:
         """Token ids of each scored window (``[CLS] … [SEP]``); none for an empty text."""
+        if self._spell_emoji:
+            normalized = emoji_words(normalized)
         ids = self._tokenizer.encode(normalized, add_special_tokens=False).ids
         if not ids:
             return []

@@ -138,6 +138,7 @@ class GuildRules:
     ``regex_rules`` are run with a time limit. ``classifier_threshold`` overrides the default
     score at which the learned classifier blocks. ``block_categories`` turns a flagging category
     into a blocking one; ``flag_only_categories`` downgrades a blocking category to a flag.
+    ``max_length`` lowers the longest text people may send (the bot's own replies keep theirs).
     """
 
     custom_words: tuple[str, ...] = ()

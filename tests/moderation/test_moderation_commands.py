@@ -223,6 +223,9 @@ async def test_mod_commands_need_manage_server_and_a_server(mod_app: App) -> Non
         "mod threshold",
         "mod log",
         "mod events",
+        "mod category",
+        "mod maxlength",
+        "mod reset",
     }
     for spec in specs:
         example = spec.examples[-1] if spec.examples else f"/{spec.path}"
@@ -263,3 +266,54 @@ async def test_unreadable_stored_rules_are_reported_not_overwritten(mod_app: App
     assert "cannot be read" in await mod(app, "/mod rules")
     assert "not saved" in await mod(app, "/mod words add other")
     assert (await stored(app))["bogus"] == 1
+    # The one way out that does not need the operator: start again from the defaults.
+    assert "back to the bot's defaults" in await mod(app, "/mod reset confirm")
+    assert await stored(app) == {}
+    assert "Custom words" not in await mod(app, "/mod rules")
+
+
+async def test_reset_needs_confirmation_and_clears_every_rule(mod_app: App) -> None:
+    app = mod_app
+    await mod(app, "/mod words add zorblax")
+    await mod(app, "/mod maxlength 50")
+    assert "confirm" in await mod(app, "/mod reset")
+    assert "confirm" in await mod(app, "/mod reset yes")
+    assert await stored(app) == {"custom_words": ["zorblax"], "max_length": 50}
+    await mod(app, "/mod reset confirm")
+    assert await stored(app) == {}
+    assert not refused(await say(app, "/echo the zorblax is hungry"))
+
+
+async def test_categories_can_be_made_stricter_or_only_flagged(mod_app: App) -> None:
+    app = mod_app
+    invite = "/echo come and play at discord.gg/abc123"
+    assert not refused(await say(app, invite))  # invites are flagged by default
+    reply = await mod(app, "/mod category invite block")
+    assert "`invite` are now always blocked" in reply
+    assert await stored(app) == {"block_categories": ["invite"]}
+    assert refused(await say(app, invite))
+
+    await mod(app, "/mod category invite flag")  # one category is never in both lists
+    assert await stored(app) == {"flag_only_categories": ["invite"]}
+    assert not refused(await say(app, invite))
+    await mod(app, "/mod category invite default")
+    assert await stored(app) == {}
+
+    # Slurs, personal data and mentions are not the server's to relax.
+    assert "profanity" in await mod(app, "/mod category slur flag")
+    assert await stored(app) == {}
+    rules = await mod(app, "/mod rules")
+    assert "only flag: nothing" in rules
+
+
+async def test_max_length_is_bounded_by_the_bots_own_limit(mod_app: App) -> None:
+    app = mod_app
+    assert not refused(await say(app, "/echo " + "word " * 20))
+    assert "50 characters" in await mod(app, "/mod maxlength 50")
+    assert refused(await say(app, "/echo " + "word " * 20))
+    assert not refused(await say(app, "/echo short"))
+    for bad in ("0", "-5", "1.5", "many", "4001"):
+        assert "whole number from 1 to 4000" in await mod(app, f"/mod maxlength {bad}"), bad
+    assert await stored(app) == {"max_length": 50}
+    assert "bot default (4000)" in await mod(app, "/mod maxlength default")
+    assert await stored(app) == {}

@@ -16,9 +16,26 @@ from bot.moderation.scoring import load_classifier
 from bot.moderation.transformer_classifier import (
     DEFAULT_MODEL_DIR,
     TransformerClassifier,
+    emoji_words,
     pack_state,
     unpack_state,
 )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain ascii stays as it is", "plain ascii stays as it is"),
+        ("you 🤡", "you clown face"),
+        ("lol 😂😂 😂 ok", "lol face with tears of joy ok"),  # a run reads once
+        ("🖕🏽 off", "reversed hand with middle finger extended off"),  # skin tone dropped
+        ("🔥🤬", "fire serious face with symbols covering mouth"),
+        ("café ☕ and 😂 then 😂", "café hot beverage and face with tears of joy then face with "
+         "tears of joy"),
+    ],
+)
+def test_emoji_are_spelled_out_for_the_wordpiece_vocabulary(text: str, expected: str) -> None:
+    assert emoji_words(text) == expected
 
 
 @pytest.fixture(scope="module")
@@ -130,17 +147,39 @@ def test_finetune_trains_exports_and_the_export_reproduces_it(tmp_path: Path) ->
     tuner = finetune.Finetuner(
         base, finetune.FinetuneConfig(epochs=3, batch_size=8, learning_rate=2e-3)
     )
-    texts = ["you stupid idiot", "what a lovely day"] * 12
+    texts = ["you stupid idiot 🖕", "what a lovely day 🌞"] * 12
     labels = np.array([1, 0] * 12)
     rows = tuner.encode(texts)
+    # An auxiliary task with its own head: its labels must not train the exported head.
+    aux_texts = ["an unrelated tweet", "another one entirely"] * 4
+    aux_rows = tuner.encode(aux_texts)
+    aux_head_before = tuner.aux_head.weight.detach().clone()
+    head_before = tuner.model.head.weight.detach().clone()
     before = tuner.predict(rows)
     epochs: list[int] = []
-    tuner.train(rows, labels, np.ones(len(rows)), on_epoch=epochs.append)
+    tuner.train(
+        rows + aux_rows,
+        np.concatenate([labels, np.array([1, 0] * 4)]),
+        np.ones(len(rows) + len(aux_rows)),
+        aux=np.arange(len(rows) + len(aux_rows)) >= len(rows),
+        on_epoch=epochs.append,
+    )
     after = tuner.predict(rows)
     assert epochs == [1, 2, 3]
     gap = lambda p: p[labels == 1].mean() - p[labels == 0].mean()  # noqa: E731
     assert gap(after) > gap(before) + 0.1  # it learned something
+    assert not torch.equal(tuner.aux_head.weight, aux_head_before)
+    assert not torch.equal(tuner.model.head.weight, head_before)
     out = tmp_path / "export"
     tuner.export(out, {"trained_on": "test", "threshold": 0.5, "heldout_macro_f1": 0.0})
+    assert json.loads((out / "meta.json").read_text())["spell_emoji"] is True
     exported = finetune.exported_scores(out, texts)
     assert np.allclose(exported, after, atol=0.05)  # int8 export ≈ the float32 model
+    # Inference reads a text exactly as training did, emoji names included.
+    loaded = TransformerClassifier._load(out)
+    assert loaded.windows(classifier_text(texts[0])) == [rows[0]]
+    from safetensors import safe_open
+
+    with safe_open(str(out / "weights.safetensors"), "pt") as weights:
+        names = set(weights.keys())
+    assert "head.weight" in names and not [k for k in names if k.startswith("aux")]

@@ -13,6 +13,7 @@ with warnings.catch_warnings():
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,8 +65,11 @@ RigFactory = Callable[..., Awaitable[DiscordRig]]
 
 
 @pytest.fixture
-async def make_rig(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RigFactory]:
+async def make_rig(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[RigFactory]:
     """``await make_rig(plugins=[...], **settings)``: App + bot + dpytest + recorders."""
+    monkeypatch.chdir(tmp_path)  # dpytest writes sent attachments to dpytest_N.dat in the cwd
     outboxes: list[Outbox] = []
 
     async def make(plugins: list[type] | None = None, **overrides: Any) -> DiscordRig:
