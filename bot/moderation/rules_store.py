@@ -7,7 +7,6 @@ validated in full before anything is written.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
@@ -88,7 +87,6 @@ class StoreRulesProvider:
     def __init__(self, store: Store) -> None:
         self._settings = store.settings
         self._settings.register_defaults(RULES_NAMESPACE, **{RULES_KEY: {}})
-        self._lock = asyncio.Lock()
 
     async def rules_for(self, guild_id: str | None) -> GuildRules:
         """The rules in force (defaults, logged, when the stored ones are unreadable)."""
@@ -102,30 +100,37 @@ class StoreRulesProvider:
 
     async def load(self, guild_id: str) -> GuildRules:
         """The stored rules; :class:`ConfigError` when they cannot be read."""
-        raw = await self._settings.get(RULES_NAMESPACE, RULES_KEY, guild_id=guild_id)
-        if not isinstance(raw, dict):
-            raise ConfigError("stored moderation rules are not a JSON object")
-        return GuildRules.from_dict(raw) if raw else GuildRules()
+        return parse(await self._settings.get(RULES_NAMESPACE, RULES_KEY, guild_id=guild_id))
 
     async def update(
         self, guild_id: str, change: Callable[[GuildRules], GuildRules]
     ) -> tuple[GuildRules, GuildRules]:
         """Apply ``change`` to the stored rules, validate and store the result; returns (before,
         after). Errors from ``change`` or validation leave the stored rules as they were."""
-        async with self._lock:  # one read-modify-write at a time in this process
-            before = await self.load(guild_id)
+        found: list[GuildRules] = []
+
+        def apply(raw: Any) -> dict[str, Any]:
+            before = parse(raw)
             after = change(before)
             validate(after)
-            await self._settings.set(
-                RULES_NAMESPACE, RULES_KEY, to_stored(after), guild_id=guild_id
-            )
-        return before, after
+            found[:] = [before, after]
+            return to_stored(after)
+
+        # One transaction that other processes wait for: concurrent edits never lose each other.
+        await self._settings.update(RULES_NAMESPACE, RULES_KEY, apply, guild_id=guild_id)
+        return found[0], found[1]
 
 
     async def reset(self, guild_id: str) -> None:
         """Forget the stored rules (readable or not): the defaults apply again."""
-        async with self._lock:
-            await self._settings.set(RULES_NAMESPACE, RULES_KEY, {}, guild_id=guild_id)
+        await self._settings.set(RULES_NAMESPACE, RULES_KEY, {}, guild_id=guild_id)
+
+
+def parse(raw: Any) -> GuildRules:
+    """Rules from their stored JSON; :class:`ConfigError` when they cannot be read."""
+    if not isinstance(raw, dict):
+        raise ConfigError("stored moderation rules are not a JSON object")
+    return GuildRules.from_dict(raw) if raw else GuildRules()
 
 
 def to_stored(rules: GuildRules) -> dict[str, Any]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import ConfigError
 from storage.engine import Database
@@ -21,6 +24,7 @@ from storage.repositories._base import now, upsert
 PLUGINS_NAMESPACE = "plugins"
 
 _Scope = tuple[str, str]
+_KEYS = ("namespace", "key", "guild_id", "channel_id")
 
 
 def _scope(guild_id: str | None, channel_id: str | None) -> _Scope:
@@ -106,18 +110,76 @@ class ScopedSettings:
             await upsert(
                 conn,
                 scoped_settings,
-                {
-                    "namespace": namespace,
-                    "key": key,
-                    "guild_id": guild,
-                    "channel_id": channel,
-                    "value": value,
-                    "updated_at": now(),
-                },
-                keys=("namespace", "key", "guild_id", "channel_id"),
+                self._row(namespace, key, guild, channel, value),
+                keys=_KEYS,
                 update=("value", "updated_at"),
             )
         self._cache.pop((guild, channel), None)
+
+    async def update(
+        self,
+        namespace: str,
+        key: str,
+        change: Callable[[Any], Any],
+        *,
+        guild_id: str | None,
+        channel_id: str | None = None,
+    ) -> tuple[Any, Any]:
+        """Replace the value at exactly this scope with ``change(value)``; returns (before, after).
+
+        ``value`` is this scope's override, else the default. The read and the write are one
+        transaction that other processes wait for (the row is locked on PostgreSQL; SQLite
+        writers hold the database's write lock), so concurrent updates never lose each other's
+        changes. An exception from ``change`` leaves the stored value as it was."""
+        default = self._default(namespace, key)
+        guild, channel = _scope(guild_id, channel_id)
+        c = scoped_settings.c
+        async with self._db.write() as conn:
+            await self._ensure_row(conn, self._row(namespace, key, guild, channel, default))
+            row = (
+                await conn.execute(
+                    select(c.value)
+                    .where(
+                        c.namespace == namespace,
+                        c.key == key,
+                        c.guild_id == guild,
+                        c.channel_id == channel,
+                    )
+                    .with_for_update()
+                )
+            ).first()
+            before = _copy(row[0] if row is not None else default)
+            after = change(_copy(before))
+            await upsert(
+                conn,
+                scoped_settings,
+                self._row(namespace, key, guild, channel, after),
+                keys=_KEYS,
+                update=("value", "updated_at"),
+            )
+        self._cache.pop((guild, channel), None)
+        return before, _copy(after)
+
+    @staticmethod
+    def _row(namespace: str, key: str, guild: str, channel: str, value: Any) -> dict[str, Any]:
+        return {
+            "namespace": namespace,
+            "key": key,
+            "guild_id": guild,
+            "channel_id": channel,
+            "value": value,
+            "updated_at": now(),
+        }
+
+    @staticmethod
+    async def _ensure_row(conn: AsyncConnection, row: dict[str, Any]) -> None:
+        """Insert ``row`` unless its key exists, so there is always a row to lock."""
+        module: Any = sqlite if conn.dialect.name == "sqlite" else postgresql
+        await conn.execute(
+            module.insert(scoped_settings).values(**row).on_conflict_do_nothing(
+                index_elements=list(_KEYS)
+            )
+        )
 
     async def clear(
         self,

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from bot.errors import ConfigError
-from storage.store import Store
+from storage.repositories.settings import ScopedSettings
+from storage.settings import StorageSettings
+from storage.store import Store, open_store
 
 
 async def test_channel_overrides_guild_overrides_default(store: Store) -> None:
@@ -63,5 +69,48 @@ async def test_values_survive_a_new_store_object(store: Store, storage_settings)
     try:
         other.settings.register_defaults("moderation", words=[])
         assert await other.settings.get("moderation", "words", guild_id="1") == ["frog*"]
+    finally:
+        await other.close()
+
+
+async def test_concurrent_updates_from_two_processes_lose_nothing(
+    store: Store, storage_settings: StorageSettings
+) -> None:
+    """Two stores on one database (as two bot processes): every read-modify-write survives."""
+    other = await open_store(storage_settings)
+    try:
+        for s in (store.settings, other.settings):
+            s.register_defaults("moderation", rules={})
+
+        def appender(word: str) -> Callable[[Any], Any]:
+            def change(rules: Any) -> Any:
+                return {**rules, "words": [*rules.get("words", []), word]}
+
+            return change
+
+        async def add(settings: ScopedSettings, prefix: str) -> None:
+            for i in range(15):
+                await settings.update("moderation", "rules", appender(f"{prefix}{i}"), guild_id="1")
+                await asyncio.sleep(0)
+
+        await asyncio.gather(add(store.settings, "a"), add(other.settings, "b"))
+        words = (await store.settings.get("moderation", "rules", guild_id="1"))["words"]
+        assert sorted(words) == sorted([f"a{i}" for i in range(15)] + [f"b{i}" for i in range(15)])
+        assert [w for w in words if w.startswith("a")] == [f"a{i}" for i in range(15)]
+
+        # A change that raises stores nothing; (before, after) come back on success.
+        def refuse(rules: Any) -> Any:
+            raise ConfigError("no")
+
+        with pytest.raises(ConfigError):
+            await other.settings.update("moderation", "rules", refuse, guild_id="1")
+        with pytest.raises(ConfigError):
+            await other.settings.update("moderation", "rules", refuse, guild_id="2")
+        assert await store.settings.get("moderation", "rules", guild_id="2") == {}
+        before, after = await other.settings.update(
+            "moderation", "rules", lambda r: {"n": len(r["words"])}, guild_id="1"
+        )
+        assert len(before["words"]) == 30 and after == {"n": 30}
+        assert await store.settings.get("moderation", "rules", guild_id="1") == {"n": 30}
     finally:
         await other.close()
