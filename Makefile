@@ -16,6 +16,7 @@ play: setup ## talk to the bot in this terminal (bundled model, SQLite file in v
 
 test: setup ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check bot plugins storage tests bench scripts
+	$(BIN)/ruff format --check bot plugins storage tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 

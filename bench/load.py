@@ -206,8 +206,15 @@ class Sample:
 async def _sampler(app: App, samples: list[Sample], t0: float, every_s: float) -> None:
     while True:
         stats = app.generation.stats()
-        samples.append(Sample(round(time.perf_counter() - t0, 2), round(rss_bytes() / 2**20, 1),
-                              stats.queue_depth, stats.active, app.router.in_flight))
+        samples.append(
+            Sample(
+                round(time.perf_counter() - t0, 2),
+                round(rss_bytes() / 2**20, 1),
+                stats.queue_depth,
+                stats.active,
+                app.router.in_flight,
+            )
+        )
         await asyncio.sleep(every_s)
 
 
@@ -219,8 +226,13 @@ def percentiles(values: list[float]) -> dict[str, float | int]:
     def pick(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
 
-    return {"n": len(values), "p50_ms": pick(0.50), "p95_ms": pick(0.95), "p99_ms": pick(0.99),
-            "max_ms": round(ordered[-1] * 1000, 1)}
+    return {
+        "n": len(values),
+        "p50_ms": pick(0.50),
+        "p95_ms": pick(0.95),
+        "p99_ms": pick(0.99),
+        "max_ms": round(ordered[-1] * 1000, 1),
+    }
 
 
 def memory_growth(samples: list[Sample]) -> dict[str, float]:
@@ -230,9 +242,13 @@ def memory_growth(samples: list[Sample]) -> dict[str, float]:
     third = len(samples) // 3
     first = statistics.median(s.rss_mb for s in samples[:third])
     last = statistics.median(s.rss_mb for s in samples[-third:])
-    return {"first_third_median_mb": first, "last_third_median_mb": last,
-            "growth_mb": round(last - first, 1), "growth_ratio": round(last / first, 3),
-            "peak_mb": max(s.rss_mb for s in samples)}
+    return {
+        "first_third_median_mb": first,
+        "last_third_median_mb": last,
+        "growth_mb": round(last - first, 1),
+        "growth_ratio": round(last / first, 3),
+        "peak_mb": max(s.rss_mb for s in samples),
+    }
 
 
 # -- the app ------------------------------------------------------------------------------
@@ -252,10 +268,15 @@ def load_settings_for(data_dir: Path, *, max_new_tokens: int, unlimited: bool = 
         logging={"level": "WARNING"},
         generation={"torch_threads": max(1, (os.cpu_count() or 2) // 2)},
         router=router,
-        plugins={"story": {"max_new_tokens": max_new_tokens, "recap_max_new_tokens": max_new_tokens,
-                           "generation_deadline_s": 60.0},
-                 "poem": {"candidates": 2, "max_attempts": 1},
-                 "headline": {"max_new_tokens": 16, "candidates": 3}},
+        plugins={
+            "story": {
+                "max_new_tokens": max_new_tokens,
+                "recap_max_new_tokens": max_new_tokens,
+                "generation_deadline_s": 60.0,
+            },
+            "poem": {"candidates": 2, "max_attempts": 1},
+            "headline": {"max_new_tokens": 16, "candidates": 3},
+        },
     )
 
 
@@ -284,8 +305,13 @@ def _add_text(rng: random.Random, author: Author) -> tuple[str, int]:
     return f"{author.name} {rng.choice(ACTIONS)}, step {step}.", step
 
 
-async def _start_story(app: App, tally: Tally, ref: ChannelRef, starter: Author, rng: random.Random,
-                       ) -> None:
+async def _start_story(
+    app: App,
+    tally: Tally,
+    ref: ChannelRef,
+    starter: Author,
+    rng: random.Random,
+) -> None:
     text = f"/story start {rng.choice(PREMISES)}"
     await _handle(app, tally, "start", _incoming(ref, starter, text, next(_messages)), None)
 
@@ -303,17 +329,23 @@ long moderated answer, no storage; add: a turn stored in a story (router -> mode
 storage)."""
 
 
-async def core_overhead(app: App, *, channels: int, messages: int, progress: Any,
-                        kinds: tuple[str, ...] = CORE_KINDS) -> dict[str, Any]:
+async def core_overhead(
+    app: App, *, channels: int, messages: int, progress: Any, kinds: tuple[str, ...] = CORE_KINDS
+) -> dict[str, Any]:
     """Messages/s through adapter -> router -> moderation -> storage, generation excluded
     (``kinds``: which of :data:`CORE_KINDS` to run; all by default)."""
     guild = "bench-core"
     await _set_auto_continue(app, guild, 0)
     rng = random.Random(7)
     tally = Tally()
-    refs = [ChannelRef(channel_id=f"core-{i}", guild_id=guild, name=f"core-{i}") for i in range(channels)]
-    quiet = [ChannelRef(channel_id=f"quiet-{i}", guild_id=guild, name=f"quiet-{i}")
-             for i in range(channels)]
+    refs = [
+        ChannelRef(channel_id=f"core-{i}", guild_id=guild, name=f"core-{i}")
+        for i in range(channels)
+    ]
+    quiet = [
+        ChannelRef(channel_id=f"quiet-{i}", guild_id=guild, name=f"quiet-{i}")
+        for i in range(channels)
+    ]
     authors = [Author(id=f"core-u{j}", name=NAMES[j % len(NAMES)]) for j in range(4)]
     for ref in refs:
         await _start_story(app, tally, ref, authors[0], rng)
@@ -340,8 +372,11 @@ async def core_overhead(app: App, *, channels: int, messages: int, progress: Any
             await asyncio.gather(*(drive(i, kind, count) for i in range(channels)))
             elapsed = time.perf_counter() - started
             if not warm_up:
-                results[kind] = {"messages": count * channels, "seconds": round(elapsed, 3),
-                                 "per_s": round(count * channels / elapsed, 1)}
+                results[kind] = {
+                    "messages": count * channels,
+                    "seconds": round(elapsed, 3),
+                    "per_s": round(count * channels / elapsed, 1),
+                }
     stored = await _count_steps(app, refs)
     results["accepted"] = len(tally.accepted_steps)
     results["accepted_and_stored"] = len(tally.accepted_steps & stored)
@@ -352,7 +387,8 @@ async def core_overhead(app: App, *, channels: int, messages: int, progress: Any
         for kind in ("add", "help"):
             if kind in results:
                 results[f"ratio_{kind}_vs_chat"] = round(
-                    results[kind]["per_s"] / results["chat"]["per_s"], 3)
+                    results[kind]["per_s"] / results["chat"]["per_s"], 3
+                )
     results["latency"] = {k: percentiles(tally.latencies[k]) for k in kinds}
     results["tracebacks"] = tally.tracebacks
     return results
@@ -393,13 +429,16 @@ def _command_text(kind: str, rng: random.Random, author: Author) -> tuple[str, i
     }[kind], None
 
 
-async def full_path(app: App, *, channels: int, players: int, seconds: float, think_s: float,
-                    progress: Any) -> tuple[dict[str, Any], list[ChannelRef], Tally]:
+async def full_path(
+    app: App, *, channels: int, players: int, seconds: float, think_s: float, progress: Any
+) -> tuple[dict[str, Any], list[ChannelRef], Tally]:
     rng = random.Random(11)
     tally = Tally()
     guilds = max(1, channels // 10)
-    refs = [ChannelRef(channel_id=f"load-{i}", guild_id=f"guild-{i % guilds}", name=f"load-{i}")
-            for i in range(channels)]
+    refs = [
+        ChannelRef(channel_id=f"load-{i}", guild_id=f"guild-{i % guilds}", name=f"load-{i}")
+        for i in range(channels)
+    ]
     kinds = [k for k, _ in MIX]
     weights = [w for _, w in MIX]
     deadline = 0.0
@@ -414,13 +453,21 @@ async def full_path(app: App, *, channels: int, players: int, seconds: float, th
             await asyncio.sleep(prng.expovariate(1.0 / think_s))
 
     starters = [Author(id=f"{ref.channel_id}-p0", name=NAMES[0]) for ref in refs]
-    await asyncio.gather(*(_start_story(app, tally, ref, s, rng) for ref, s in zip(refs, starters, strict=True)))
+    await asyncio.gather(
+        *(_start_story(app, tally, ref, s, rng) for ref, s in zip(refs, starters, strict=True))
+    )
     t0 = time.perf_counter()
     deadline = t0 + seconds
     tasks = [
-        asyncio.create_task(player(ref, Author(id=f"{ref.channel_id}-p{j}", name=NAMES[j % len(NAMES)]),
-                                   rng.randrange(1 << 30)))
-        for ref in refs for j in range(players)
+        asyncio.create_task(
+            player(
+                ref,
+                Author(id=f"{ref.channel_id}-p{j}", name=NAMES[j % len(NAMES)]),
+                rng.randrange(1 << 30),
+            )
+        )
+        for ref in refs
+        for j in range(players)
     ]
 
     async def tick() -> None:
@@ -449,8 +496,16 @@ async def full_path(app: App, *, channels: int, players: int, seconds: float, th
 # -- main ------------------------------------------------------------------------------------
 
 
-async def _run(out: Path, channels: int, seconds: float, players: int, think_s: float,
-               max_new_tokens: int, core_messages: int, core_only: bool = False) -> dict[str, Any]:
+async def _run(
+    out: Path,
+    channels: int,
+    seconds: float,
+    players: int,
+    think_s: float,
+    max_new_tokens: int,
+    core_messages: int,
+    core_only: bool = False,
+) -> dict[str, Any]:
     from tqdm import tqdm
 
     from bot.app import App
@@ -461,25 +516,37 @@ async def _run(out: Path, channels: int, seconds: float, players: int, think_s: 
     root.setLevel(logging.WARNING)
     try:
         with tempfile.TemporaryDirectory(prefix="storyloom-load-") as tmp:
-            core_settings = load_settings_for(Path(tmp) / "core", max_new_tokens=max_new_tokens,
-                                              unlimited=True)
+            core_settings = load_settings_for(
+                Path(tmp) / "core", max_new_tokens=max_new_tokens, unlimited=True
+            )
             app = await App.create(core_settings)
             try:
                 n = min(channels, 50)
                 per_channel = max(1, core_messages // n)
                 total = len(CORE_KINDS) * n * (per_channel + max(1, per_channel // 10))
                 with tqdm(total=total, desc="core overhead", unit="msg", mininterval=1.0) as bar:
-                    core = await core_overhead(app, channels=min(channels, 50),
-                                               messages=core_messages, progress=bar)
+                    core = await core_overhead(
+                        app, channels=min(channels, 50), messages=core_messages, progress=bar
+                    )
             finally:
                 await app.close()
             if core_only:
-                return {"benchmark": "load", "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                                    "platform": platform.platform()},
-                        "config": {"channels": min(channels, 50), "core_messages": core_messages,
-                                   "core_only": True},
-                        "core_overhead": core, "logged": dict(errors.counts)}
+                return {
+                    "benchmark": "load",
+                    "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "machine": {
+                        "python": platform.python_version(),
+                        "cpus": os.cpu_count(),
+                        "platform": platform.platform(),
+                    },
+                    "config": {
+                        "channels": min(channels, 50),
+                        "core_messages": core_messages,
+                        "core_only": True,
+                    },
+                    "core_overhead": core,
+                    "logged": dict(errors.counts),
+                }
             gc.collect()
             settings = load_settings_for(Path(tmp) / "full", max_new_tokens=max_new_tokens)
             app = await App.create(settings)
@@ -487,11 +554,17 @@ async def _run(out: Path, channels: int, seconds: float, players: int, think_s: 
             try:
                 t0 = time.perf_counter()
                 sampler = asyncio.create_task(_sampler(app, samples, t0, every_s=0.5))
-                with tqdm(total=int(seconds), desc=f"{channels} channels", unit="s",
-                          mininterval=1.0) as bar:
-                    full, refs, tally = await full_path(app, channels=channels, players=players,
-                                                        seconds=seconds, think_s=think_s,
-                                                        progress=bar)
+                with tqdm(
+                    total=int(seconds), desc=f"{channels} channels", unit="s", mininterval=1.0
+                ) as bar:
+                    full, refs, tally = await full_path(
+                        app,
+                        channels=channels,
+                        players=players,
+                        seconds=seconds,
+                        think_s=think_s,
+                        progress=bar,
+                    )
                 await app.router.drain(120.0)
                 sampler.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -518,29 +591,48 @@ async def _run(out: Path, channels: int, seconds: float, players: int, think_s: 
     results: dict[str, Any] = {
         "benchmark": "load",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "platform": platform.platform()},
-        "config": {"channels": channels, "players_per_channel": players, "seconds": seconds,
-                   "think_s": think_s, "max_new_tokens": max_new_tokens,
-                   "queue_size": settings.generation.queue_size,
-                   "max_batch_size": settings.generation.max_batch_size},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "config": {
+            "channels": channels,
+            "players_per_channel": players,
+            "seconds": seconds,
+            "think_s": think_s,
+            "max_new_tokens": max_new_tokens,
+            "queue_size": settings.generation.queue_size,
+            "max_batch_size": settings.generation.max_batch_size,
+        },
         "core_overhead": core,
         "full_path": full,
-        "generation": {"completed": stats.completed, "rejected": stats.rejected,
-                       "timed_out": stats.timed_out, "cancelled": stats.cancelled,
-                       "failed": stats.failed, "tokens_per_s": round(stats.tokens_per_s, 1),
-                       "mean_batch_size": round(stats.mean_batch_size, 2),
-                       "ttft_median_s": stats.ttft_median_s},
-        "queue_depth": {"max": max((s.queue_depth for s in samples), default=0),
-                        "mean": round(statistics.fmean(s.queue_depth for s in samples), 2) if samples else 0,
-                        "limit": settings.generation.queue_size},
+        "generation": {
+            "completed": stats.completed,
+            "rejected": stats.rejected,
+            "timed_out": stats.timed_out,
+            "cancelled": stats.cancelled,
+            "failed": stats.failed,
+            "tokens_per_s": round(stats.tokens_per_s, 1),
+            "mean_batch_size": round(stats.mean_batch_size, 2),
+            "ttft_median_s": stats.ttft_median_s,
+        },
+        "queue_depth": {
+            "max": max((s.queue_depth for s in samples), default=0),
+            "mean": round(statistics.fmean(s.queue_depth for s in samples), 2) if samples else 0,
+            "limit": settings.generation.queue_size,
+        },
         "memory": memory_growth(samples),
         "samples": [[s.t, s.rss_mb, s.queue_depth, s.active, s.in_flight] for s in samples],
         "samples_columns": ["t_s", "rss_mb", "queue_depth", "active", "router_in_flight"],
-        "backpressure": {"busy_answers": busy, "timeout_answers": timeouts,
-                         "internal_errors": internal, "tracebacks_shown": tally.tracebacks,
-                         "raw_mentions_shown": tally.raw_mentions,
-                         "busy_share": round(busy / max(1, tally.handled), 4)},
+        "backpressure": {
+            "busy_answers": busy,
+            "timeout_answers": timeouts,
+            "internal_errors": internal,
+            "tracebacks_shown": tally.tracebacks,
+            "raw_mentions_shown": tally.raw_mentions,
+            "busy_share": round(busy / max(1, tally.handled), 4),
+        },
         "logged": dict(errors.counts),
         "nothing_lost": {
             "accepted_turns": len(accepted),
@@ -551,7 +643,9 @@ async def _run(out: Path, channels: int, seconds: float, players: int, think_s: 
             "rejected_but_stored": sorted(tally.rejected_steps & stored_after)[:50],
             "turns_by_kind_live": turns_live,
             "turns_by_kind_after_restart": turns_after,
-            "ratio_stored_to_accepted": round(len(accepted & stored_after) / max(1, len(accepted)), 4),
+            "ratio_stored_to_accepted": round(
+                len(accepted & stored_after) / max(1, len(accepted)), 4
+            ),
         },
     }
     return results
@@ -564,11 +658,13 @@ def _write(out: Path, results: dict[str, Any]) -> None:
 
 def _print(results: dict[str, Any], out: Path) -> None:
     core = results["core_overhead"]
-    print(f"\ncore overhead (no generation): stored turn {core['add']['per_s']:,.0f} msg/s, /help "
-          f"{core['help']['per_s']:,.0f} msg/s, plain chat {core['chat']['per_s']:,.0f} msg/s "
-          f"(turn/chat {core['ratio_add_vs_chat']:.2f}x, help/chat {core['ratio_help_vs_chat']:.2f}x; "
-          f"turn vs the 2,000/s design target {core['ratio_add_vs_target']:.3f}x); "
-          f"{core['accepted_and_stored']}/{core['accepted']} accepted turns stored")
+    print(
+        f"\ncore overhead (no generation): stored turn {core['add']['per_s']:,.0f} msg/s, /help "
+        f"{core['help']['per_s']:,.0f} msg/s, plain chat {core['chat']['per_s']:,.0f} msg/s "
+        f"(turn/chat {core['ratio_add_vs_chat']:.2f}x, help/chat {core['ratio_help_vs_chat']:.2f}x; "
+        f"turn vs the 2,000/s design target {core['ratio_add_vs_target']:.3f}x); "
+        f"{core['accepted_and_stored']}/{core['accepted']} accepted turns stored"
+    )
     if "full_path" not in results:
         print(f"results: {out}")
         return
@@ -576,34 +672,53 @@ def _print(results: dict[str, Any], out: Path) -> None:
     lost = results["nothing_lost"]
     mem = results["memory"]
     bp = results["backpressure"]
-    print(f"full path: {full['events']:,} events in {full['seconds']:.0f}s = {full['events_per_s']:.1f}/s "
-          f"over {results['config']['channels']} channels")
+    print(
+        f"full path: {full['events']:,} events in {full['seconds']:.0f}s = {full['events_per_s']:.1f}/s "
+        f"over {results['config']['channels']} channels"
+    )
     for kind, p in full["latency"].items():
         if p.get("n"):
-            print(f"  {kind:9s} n={p['n']:6d}  p50 {p['p50_ms']:8.1f} ms  p95 {p['p95_ms']:8.1f} ms  "
-                  f"p99 {p['p99_ms']:8.1f} ms  {full['outcomes'].get(kind, {})}")
-    print(f"queue depth max {results['queue_depth']['max']} (limit {results['queue_depth']['limit']}), "
-          f"busy answers {bp['busy_answers']}, timeouts {bp['timeout_answers']}, internal errors "
-          f"{bp['internal_errors']}, tracebacks {bp['tracebacks_shown']}, raw mentions {bp['raw_mentions_shown']}")
+            print(
+                f"  {kind:9s} n={p['n']:6d}  p50 {p['p50_ms']:8.1f} ms  p95 {p['p95_ms']:8.1f} ms  "
+                f"p99 {p['p99_ms']:8.1f} ms  {full['outcomes'].get(kind, {})}"
+            )
+    print(
+        f"queue depth max {results['queue_depth']['max']} (limit {results['queue_depth']['limit']}), "
+        f"busy answers {bp['busy_answers']}, timeouts {bp['timeout_answers']}, internal errors "
+        f"{bp['internal_errors']}, tracebacks {bp['tracebacks_shown']}, raw mentions {bp['raw_mentions_shown']}"
+    )
     if mem:
-        print(f"memory: {mem['first_third_median_mb']:.0f} MB -> {mem['last_third_median_mb']:.0f} MB "
-              f"(growth {mem['growth_mb']:+.1f} MB, {mem['growth_ratio']:.3f}x), peak {mem['peak_mb']:.0f} MB")
-    print(f"nothing lost: {lost['stored_after_restart']}/{lost['accepted_turns']} accepted turns stored after "
-          f"restart (ratio {lost['ratio_stored_to_accepted']}); rejected but stored: {len(lost['rejected_but_stored'])}")
+        print(
+            f"memory: {mem['first_third_median_mb']:.0f} MB -> {mem['last_third_median_mb']:.0f} MB "
+            f"(growth {mem['growth_mb']:+.1f} MB, {mem['growth_ratio']:.3f}x), peak {mem['peak_mb']:.0f} MB"
+        )
+    print(
+        f"nothing lost: {lost['stored_after_restart']}/{lost['accepted_turns']} accepted turns stored after "
+        f"restart (ratio {lost['ratio_stored_to_accepted']}); rejected but stored: {len(lost['rejected_but_stored'])}"
+    )
     if results["logged"]:
         print(f"logged warnings/errors: {results['logged']}")
     print(f"results: {out}")
 
 
-def main(out: Path = Path("bench/results/load.json"), channels: int = 50, seconds: float = 30.0, *,
-         players: int = 3, think_s: float = 2.0, max_new_tokens: int = 24,
-         core_messages: int = 1_000, core_only: bool = False) -> dict[str, Any]:
+def main(
+    out: Path = Path("bench/results/load.json"),
+    channels: int = 50,
+    seconds: float = 30.0,
+    *,
+    players: int = 3,
+    think_s: float = 2.0,
+    max_new_tokens: int = 24,
+    core_messages: int = 1_000,
+    core_only: bool = False,
+) -> dict[str, Any]:
     """Run both phases, print the figures and write them to ``out``; returns the results."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    results = asyncio.run(_run(out, channels, seconds, players, think_s, max_new_tokens, core_messages,
-                               core_only))
+    results = asyncio.run(
+        _run(out, channels, seconds, players, think_s, max_new_tokens, core_messages, core_only)
+    )
     _write(out, results)
     _print(results, out)
     return results
@@ -618,10 +733,22 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--players", type=int, default=3)
     parser.add_argument("--think-s", type=float, default=2.0)
-    parser.add_argument("--core-messages", type=int, default=1_000,
-                        help="messages per kind in the core-overhead phase")
-    parser.add_argument("--core-only", action="store_true",
-                        help="run only the core-overhead phase (no generation)")
+    parser.add_argument(
+        "--core-messages",
+        type=int,
+        default=1_000,
+        help="messages per kind in the core-overhead phase",
+    )
+    parser.add_argument(
+        "--core-only", action="store_true", help="run only the core-overhead phase (no generation)"
+    )
     args = parser.parse_args()
-    main(args.out, args.channels, args.seconds, players=args.players, think_s=args.think_s,
-         core_messages=args.core_messages, core_only=args.core_only)
+    main(
+        args.out,
+        args.channels,
+        args.seconds,
+        players=args.players,
+        think_s=args.think_s,
+        core_messages=args.core_messages,
+        core_only=args.core_only,
+    )

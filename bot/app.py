@@ -37,9 +37,15 @@ class StoreAuditSink:
 
     async def record(self, event: AuditEvent) -> None:
         await self._store.moderation.record(
-            guild_id=event.guild_id, channel_id=event.channel_id, user_id=event.user_id,
-            direction=ModerationDirection(event.direction.value), rule=event.rule,
-            category=event.category, action=event.action.value, text=event.text, score=event.score,
+            guild_id=event.guild_id,
+            channel_id=event.channel_id,
+            user_id=event.user_id,
+            direction=ModerationDirection(event.direction.value),
+            rule=event.rule,
+            category=event.category,
+            action=event.action.value,
+            text=event.text,
+            score=event.score,
         )
 
 
@@ -59,7 +65,9 @@ class App:
     _contexts: dict[str, PluginContext] = field(default_factory=dict)
 
     @classmethod
-    async def create(cls, settings: Settings, *, plugins: Iterable[type[Plugin]] | None = None) -> App:
+    async def create(
+        cls, settings: Settings, *, plugins: Iterable[type[Plugin]] | None = None
+    ) -> App:
         """Open the store (migrating it), load the model, load plugins, and return a ready app.
 
         ``plugins`` replaces entry-point discovery (tests, embedding); the core plugin is always on.
@@ -76,14 +84,24 @@ class App:
             raise
 
     @classmethod
-    async def _assemble(cls, settings: Settings, store: Store, generation: GenerationService,
-                        plugins: Iterable[type[Plugin]] | None) -> App:
+    async def _assemble(
+        cls,
+        settings: Settings,
+        store: Store,
+        generation: GenerationService,
+        plugins: Iterable[type[Plugin]] | None,
+    ) -> App:
         rules = StoreRulesProvider(store)
         fallback = settings.discord.mod_log_channel_id
-        mod_log = ModLogSink(StoreAuditSink(store), rules,
-                             fallback_channel_id=str(fallback) if fallback is not None else None)
+        mod_log = ModLogSink(
+            StoreAuditSink(store),
+            rules,
+            fallback_channel_id=str(fallback) if fallback is not None else None,
+        )
         moderation = ModerationPipeline(settings.moderation, rules_provider=rules, audit=mod_log)
-        writer = ModeratedWriter(generation, moderation, max_attempts=settings.moderation.max_regen_attempts + 1)
+        writer = ModeratedWriter(
+            generation, moderation, max_attempts=settings.moderation.max_regen_attempts + 1
+        )
         registry = PluginRegistry()
         contexts: dict[str, PluginContext] = {}
         seed_source = random.Random()
@@ -92,8 +110,12 @@ class App:
             ctx = contexts.get(name)
             if ctx is None:
                 ctx = contexts[name] = PluginContext(
-                    plugin_name=name, settings=dict(settings.plugins.get(name, {})),
-                    generation=generation, writer=writer, store=store, moderation=moderation,
+                    plugin_name=name,
+                    settings=dict(settings.plugins.get(name, {})),
+                    generation=generation,
+                    writer=writer,
+                    store=store,
+                    moderation=moderation,
                     random=random.Random(seed_source.random()),
                 )
             return ctx
@@ -123,15 +145,26 @@ class App:
         else:
             sources = [(p.name or p.__name__, (lambda p=p: p)) for p in plugins]  # type: ignore[misc]
         registry.load(sources, context_for)
-        app = cls(settings=settings, store=store, generation=generation, moderation=moderation,
-                  mod_log=mod_log, registry=registry, router=router, writer=writer, _contexts=contexts)
+        app = cls(
+            settings=settings,
+            store=store,
+            generation=generation,
+            moderation=moderation,
+            mod_log=mod_log,
+            registry=registry,
+            router=router,
+            writer=writer,
+            _contexts=contexts,
+        )
         for name, plugin in list(registry.plugins.items()):
             try:
                 await plugin.setup()
             except Exception as exc:
                 log.exception("plugin %s failed in setup; it is unloaded", name)
                 registry.unload(name, reason=f"setup failed: {exc}")
-        log.info("storyloom ready: %d plugins, model %s", len(registry.plugins), generation.model_name)
+        log.info(
+            "storyloom ready: %d plugins, model %s", len(registry.plugins), generation.model_name
+        )
         return app
 
     async def close(self, *, drain_timeout: float = 30.0) -> None:
@@ -148,8 +181,9 @@ class App:
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, settings: Settings, *, plugins: Iterable[type[Plugin]] | None = None
-                      ) -> AsyncIterator[App]:
+    async def running(
+        cls, settings: Settings, *, plugins: Iterable[type[Plugin]] | None = None
+    ) -> AsyncIterator[App]:
         app = await cls.create(settings, plugins=plugins)
         try:
             yield app

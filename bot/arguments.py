@@ -120,7 +120,7 @@ def _take_word(text: str) -> tuple[str, str]:
     if quote in ("'", '"'):
         end = text.find(quote, 1)
         if end > 0:
-            return text[1:end], text[end + 1:]
+            return text[1:end], text[end + 1 :]
     word, _, rest = text.partition(" ")
     return word, rest
 

@@ -64,7 +64,7 @@ class DiscordSettings(BaseModel):
         if self.token is None or not self.token.get_secret_value().strip():
             raise ConfigError(
                 "No Discord bot token is configured. Set STORYLOOM_DISCORD__TOKEN (or DISCORD_TOKEN), "
-                "or `token = \"...\"` under [discord] in your storyloom.toml. Create the token in the "
+                'or `token = "..."` under [discord] in your storyloom.toml. Create the token in the '
                 "Discord developer portal (see the README, 'Running on Discord')."
             )
         return self.token.get_secret_value().strip()
@@ -126,7 +126,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
     Raises ConfigError with a readable list of problems instead of a pydantic traceback.
     """
-    path = config_file or (Path(os.environ["STORYLOOM_CONFIG"]) if os.environ.get("STORYLOOM_CONFIG") else None)
+    path = config_file or (
+        Path(os.environ["STORYLOOM_CONFIG"]) if os.environ.get("STORYLOOM_CONFIG") else None
+    )
     if path is not None:
         if not path.is_file():
             raise ConfigError(f"Config file {path} does not exist. Create it or drop --config.")
@@ -139,9 +141,12 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         settings = Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
         )
-        where = f" (from {path} and STORYLOOM_* variables)" if path else " (from STORYLOOM_* variables)"
+        where = (
+            f" (from {path} and STORYLOOM_* variables)" if path else " (from STORYLOOM_* variables)"
+        )
         raise ConfigError(f"Invalid settings{where}: {problems}") from None
     finally:
         _CONFIG_FILE.reset(token)

@@ -22,14 +22,21 @@ class CorePlugin(Plugin):
         assert self.registry is not None, "the app sets CorePlugin.registry"
         return self.registry
 
-    @command("help", description="List commands, or explain one.", examples=("/help", "/help story add"))
-    async def help(self, call: Call,
-                   topic: Annotated[str, Param("A command, e.g. 'story add'", rest=True)] = "") -> str:
+    @command(
+        "help", description="List commands, or explain one.", examples=("/help", "/help story add")
+    )
+    async def help(
+        self,
+        call: Call,
+        topic: Annotated[str, Param("A command, e.g. 'story add'", rest=True)] = "",
+    ) -> str:
         registry = self._registry()
         if topic.strip():
             found = registry.resolve(topic.strip().lstrip("/"))
             if found is None:
-                raise NotFound(f"There is no command `/{topic.strip()[:40]}`. Type `/help` for the list.")
+                raise NotFound(
+                    f"There is no command `/{topic.strip()[:40]}`. Type `/help` for the list."
+                )
             spec = found[0]
             lines = [f"**/{spec.path}** — {spec.description}", f"Usage: `{spec.usage}`"]
             for p in spec.params:
@@ -54,22 +61,40 @@ class CorePlugin(Plugin):
         store = self.context.store
         lines = ["**Plugins**"]
         for name, plugin in sorted(registry.plugins.items()):
-            on = await store.settings.is_plugin_enabled(name, call.channel.guild_id, call.channel.channel_id)
+            on = await store.settings.is_plugin_enabled(
+                name, call.channel.guild_id, call.channel.channel_id
+            )
             lines.append(f"{'🟢' if on else '⚪'} `{name}` — {plugin.description}")
         for failure in registry.failures:
             lines.append(f"🔴 `{failure.name}` failed to load: {failure.reason[:150]}")
         return "\n".join(lines)
 
-    @command("plugin enable", description="Turn a plugin on in this server (or only this channel).",
-             permission=Permission.MANAGE_GUILD, examples=("/plugin enable poem", "/plugin enable poem here=yes"))
-    async def enable(self, call: Call, plugin: Annotated[str, Param("Plugin name")],
-                     here: Annotated[bool, Param("Only this channel")] = False) -> str:
+    @command(
+        "plugin enable",
+        description="Turn a plugin on in this server (or only this channel).",
+        permission=Permission.MANAGE_GUILD,
+        examples=("/plugin enable poem", "/plugin enable poem here=yes"),
+    )
+    async def enable(
+        self,
+        call: Call,
+        plugin: Annotated[str, Param("Plugin name")],
+        here: Annotated[bool, Param("Only this channel")] = False,
+    ) -> str:
         return await self._switch(call, plugin, True, here)
 
-    @command("plugin disable", description="Turn a plugin off in this server (or only this channel).",
-             permission=Permission.MANAGE_GUILD, examples=("/plugin disable headline",))
-    async def disable(self, call: Call, plugin: Annotated[str, Param("Plugin name")],
-                      here: Annotated[bool, Param("Only this channel")] = False) -> str:
+    @command(
+        "plugin disable",
+        description="Turn a plugin off in this server (or only this channel).",
+        permission=Permission.MANAGE_GUILD,
+        examples=("/plugin disable headline",),
+    )
+    async def disable(
+        self,
+        call: Call,
+        plugin: Annotated[str, Param("Plugin name")],
+        here: Annotated[bool, Param("Only this channel")] = False,
+    ) -> str:
         return await self._switch(call, plugin, False, here)
 
     async def _switch(self, call: Call, name: str, enabled: bool, here: bool) -> str:
@@ -82,7 +107,9 @@ class CorePlugin(Plugin):
         if call.channel.guild_id is None and not here:
             here = True
         await self.context.store.settings.set_plugin_enabled(
-            target.name, enabled, guild_id=call.channel.guild_id,
+            target.name,
+            enabled,
+            guild_id=call.channel.guild_id,
             channel_id=call.channel.channel_id if here else None,
         )
         where = "in this channel" if here else "in this server"

@@ -97,7 +97,9 @@ class Overloaded(GenerationError, UserFacingError):
 class GenerationTimeout(GenerationError, UserFacingError):
     """A generation did not finish before its deadline."""
 
-    def __init__(self, user_message: str = "The story muse took too long to answer. Please try again.") -> None:
+    def __init__(
+        self, user_message: str = "The story muse took too long to answer. Please try again."
+    ) -> None:
         UserFacingError.__init__(self, user_message)
 
 

@@ -40,8 +40,14 @@ TunableCategory = Literal["profanity", "sexual", "offensive", "custom", "invite"
 
 
 def _mod(path: str, *, description: str, examples: tuple[str, ...] = ()) -> Callable[..., Any]:
-    return command(path, description=description, permission=Permission.MANAGE_GUILD,
-                   guild_only=True, moderated=False, examples=examples)
+    return command(
+        path,
+        description=description,
+        permission=Permission.MANAGE_GUILD,
+        guild_only=True,
+        moderated=False,
+        examples=examples,
+    )
 
 
 def _code(text: str) -> str:
@@ -95,7 +101,9 @@ class ModerationPlugin(Plugin):
             shown = ", ".join(_code(w) for w in words) or "none"
             lines.append(f"{noun.capitalize()}s ({len(words)}/{limit}): {shown}")
         patterns = " ".join(f"{i}. {_code(p)}" for i, p in enumerate(rules.regex_rules, 1))
-        lines.append(f"Regex rules ({len(rules.regex_rules)}/{MAX_REGEX_RULES}): {patterns or 'none'}")
+        lines.append(
+            f"Regex rules ({len(rules.regex_rules)}/{MAX_REGEX_RULES}): {patterns or 'none'}"
+        )
         lines.append(f"Classifier threshold: {self._threshold(rules.classifier_threshold)}")
         lines.append(
             f"Always block: {', '.join(rules.block_categories) or 'nothing extra'} · "
@@ -104,53 +112,83 @@ class ModerationPlugin(Plugin):
             f"max length: {rules.max_length or defaults.max_input_length}"
         )
         lines.append(f"Mod-log channel: {self._channel(call, rules.mod_log_channel_id)}")
-        lines.append("Change them with `/mod words`, `/mod allow`, `/mod regex`, `/mod threshold`, "
-                     "`/mod category`, `/mod maxlength`, `/mod log` or `/mod reset`; "
-                     "`/mod events` lists recent blocks and flags.")
+        lines.append(
+            "Change them with `/mod words`, `/mod allow`, `/mod regex`, `/mod threshold`, "
+            "`/mod category`, `/mod maxlength`, `/mod log` or `/mod reset`; "
+            "`/mod events` lists recent blocks and flags."
+        )
         return Reply(text="\n".join(lines), ephemeral=True)
 
-    @_mod("mod events", description="List this server's most recent blocks and flags.",
-          examples=("/mod events", "/mod events 25"))
-    async def events(self, call: Call,
-                     count: Annotated[int, Param("How many (newest first)", min=1, max=MAX_EVENTS)] = 10
-                     ) -> Reply:
+    @_mod(
+        "mod events",
+        description="List this server's most recent blocks and flags.",
+        examples=("/mod events", "/mod events 25"),
+    )
+    async def events(
+        self,
+        call: Call,
+        count: Annotated[int, Param("How many (newest first)", min=1, max=MAX_EVENTS)] = 10,
+    ) -> Reply:
         found = await self.context.store.moderation.find(guild_id=self._guild(call), limit=count)
         if not found:
-            return Reply(text="No blocks or flags have been recorded in this server.", ephemeral=True)
+            return Reply(
+                text="No blocks or flags have been recorded in this server.", ephemeral=True
+            )
         lines = [f"**Last {_plural(len(found), 'moderation event')}** (newest first)"]
         for e in found:
-            parts = [f"`{e.created_at:%Y-%m-%d %H:%M} UTC` **{e.action}** {e.direction.value}",
-                     e.category or "no category", _rule_label(e.rule)]
+            parts = [
+                f"`{e.created_at:%Y-%m-%d %H:%M} UTC` **{e.action}** {e.direction.value}",
+                e.category or "no category",
+                _rule_label(e.rule),
+            ]
             parts.append(f"channel {e.channel_id}" if e.channel_id else "direct message")
             parts.append(f"user {e.user_id}" if e.user_id else "the model")
             lines.append(" · ".join(parts))
         return Reply(text="\n".join(lines), ephemeral=True)
 
     # -- word lists -------------------------------------------------------------------------
-    @_mod("mod words add", description="Block words in this server (word, word*, *word, *word*).",
-          examples=("/mod words add spam*", "/mod words add *scam*, free gift"))
-    async def words_add(self, call: Call,
-                        words: Annotated[str, Param(_WORDS_HELP, rest=True, max=2000)]) -> Reply:
+    @_mod(
+        "mod words add",
+        description="Block words in this server (word, word*, *word, *word*).",
+        examples=("/mod words add spam*", "/mod words add *scam*, free gift"),
+    )
+    async def words_add(
+        self, call: Call, words: Annotated[str, Param(_WORDS_HELP, rest=True, max=2000)]
+    ) -> Reply:
         return await self._add_words(call, "custom_words", words)
 
-    @_mod("mod words remove", description="Stop blocking words in this server.",
-          examples=("/mod words remove spam*",))
-    async def words_remove(self, call: Call,
-                           words: Annotated[str, Param("Comma-separated, as listed", rest=True,
-                                                       max=2000)]) -> Reply:
+    @_mod(
+        "mod words remove",
+        description="Stop blocking words in this server.",
+        examples=("/mod words remove spam*",),
+    )
+    async def words_remove(
+        self,
+        call: Call,
+        words: Annotated[str, Param("Comma-separated, as listed", rest=True, max=2000)],
+    ) -> Reply:
         return await self._remove_words(call, "custom_words", words)
 
-    @_mod("mod allow add", description="Exempt words from every word filter in this server.",
-          examples=("/mod allow add spamalot", "/mod allow add scampi*"))
-    async def allow_add(self, call: Call,
-                        words: Annotated[str, Param(_WORDS_HELP, rest=True, max=2000)]) -> Reply:
+    @_mod(
+        "mod allow add",
+        description="Exempt words from every word filter in this server.",
+        examples=("/mod allow add spamalot", "/mod allow add scampi*"),
+    )
+    async def allow_add(
+        self, call: Call, words: Annotated[str, Param(_WORDS_HELP, rest=True, max=2000)]
+    ) -> Reply:
         return await self._add_words(call, "allow_words", words)
 
-    @_mod("mod allow remove", description="Take words off this server's allow-list.",
-          examples=("/mod allow remove spamalot",))
-    async def allow_remove(self, call: Call,
-                           words: Annotated[str, Param("Comma-separated, as listed", rest=True,
-                                                       max=2000)]) -> Reply:
+    @_mod(
+        "mod allow remove",
+        description="Take words off this server's allow-list.",
+        examples=("/mod allow remove spamalot",),
+    )
+    async def allow_remove(
+        self,
+        call: Call,
+        words: Annotated[str, Param("Comma-separated, as listed", rest=True, max=2000)],
+    ) -> Reply:
         return await self._remove_words(call, "allow_words", words)
 
     async def _add_words(self, call: Call, field: str, text: str) -> Reply:
@@ -171,8 +209,10 @@ class ModerationPlugin(Plugin):
             known = {normalize_entry(w) for w in current}
             added[:] = [w for w in wanted if normalize_entry(w) not in known]
             if len(current) + len(added) > limit:
-                raise UsageError(f"This server can have at most {limit} {noun}s; it has "
-                                 f"{len(current)}. Remove some first. Nothing was changed.")
+                raise UsageError(
+                    f"This server can have at most {limit} {noun}s; it has "
+                    f"{len(current)}. Remove some first. Nothing was changed."
+                )
             return _with_words(rules, field, (*current, *added))
 
         _, after = await self._update(call, change)
@@ -198,24 +238,35 @@ class ModerationPlugin(Plugin):
             current: tuple[str, ...] = getattr(rules, field)
             removed[:] = [w for w in current if normalize_entry(w) in gone]
             if not removed:
-                raise UsageError(f"None of those are on this server's list of {noun}s. "
-                                 "`/mod rules` shows the list.")
+                raise UsageError(
+                    f"None of those are on this server's list of {noun}s. "
+                    "`/mod rules` shows the list."
+                )
             return _with_words(rules, field, tuple(w for w in current if w not in removed))
 
         _, after = await self._update(call, change)
         lines = [f"Removed {_plural(len(removed), noun)}: {', '.join(map(_code, removed))}."]
         missing = len(wanted) - len(removed)
         if missing > 0:
-            lines.append(f"{_plural(missing, 'other')} {'was' if missing == 1 else 'were'} not listed.")
+            lines.append(
+                f"{_plural(missing, 'other')} {'was' if missing == 1 else 'were'} not listed."
+            )
         lines.append(f"This server now has {_plural(len(getattr(after, field)), noun)}.")
         return Reply(text=" ".join(lines), ephemeral=True)
 
     # -- regex rules ------------------------------------------------------------------------
-    @_mod("mod regex add", description="Block messages matching a regular expression here.",
-          examples=(r"/mod regex add \bfree\s+nitro\b",))
-    async def regex_add(self, call: Call,
-                        pattern: Annotated[str, Param("A regular expression (case-insensitive)",
-                                                      rest=True, max=MAX_PATTERN_LENGTH)]) -> Reply:
+    @_mod(
+        "mod regex add",
+        description="Block messages matching a regular expression here.",
+        examples=(r"/mod regex add \bfree\s+nitro\b",),
+    )
+    async def regex_add(
+        self,
+        call: Call,
+        pattern: Annotated[
+            str, Param("A regular expression (case-insensitive)", rest=True, max=MAX_PATTERN_LENGTH)
+        ],
+    ) -> Reply:
         pattern = pattern.strip()
         try:
             check_pattern(pattern)
@@ -227,19 +278,32 @@ class ModerationPlugin(Plugin):
                 number = rules.regex_rules.index(pattern) + 1
                 raise UsageError(f"That pattern is already regex rule {number}.")
             if len(rules.regex_rules) >= MAX_REGEX_RULES:
-                raise UsageError(f"This server already has {MAX_REGEX_RULES} regex rules, the most "
-                                 "allowed. Remove one first (`/mod regex remove <number>`).")
+                raise UsageError(
+                    f"This server already has {MAX_REGEX_RULES} regex rules, the most "
+                    "allowed. Remove one first (`/mod regex remove <number>`)."
+                )
             return dataclasses.replace(rules, regex_rules=(*rules.regex_rules, pattern))
 
         _, after = await self._update(call, change)
-        return Reply(text=f"Added regex rule {len(after.regex_rules)}: {_code(pattern)}. Messages "
-                          "matching it are now blocked in this server.", ephemeral=True)
+        return Reply(
+            text=f"Added regex rule {len(after.regex_rules)}: {_code(pattern)}. Messages "
+            "matching it are now blocked in this server.",
+            ephemeral=True,
+        )
 
-    @_mod("mod regex remove", description="Remove a regex rule (its number in /mod rules, or the pattern).",
-          examples=("/mod regex remove 2",))
-    async def regex_remove(self, call: Call,
-                           rule: Annotated[str, Param("Its number in /mod rules, or the pattern",
-                                                      rest=True, max=MAX_PATTERN_LENGTH)]) -> Reply:
+    @_mod(
+        "mod regex remove",
+        description="Remove a regex rule (its number in /mod rules, or the pattern).",
+        examples=("/mod regex remove 2",),
+    )
+    async def regex_remove(
+        self,
+        call: Call,
+        rule: Annotated[
+            str,
+            Param("Its number in /mod rules, or the pattern", rest=True, max=MAX_PATTERN_LENGTH),
+        ],
+    ) -> Reply:
         rule = rule.strip()
         removed: list[str] = []
 
@@ -250,23 +314,33 @@ class ModerationPlugin(Plugin):
             elif rule.isdigit() and 1 <= int(rule) <= len(patterns):
                 index = int(rule) - 1
             else:
-                raise UsageError(f"There is no such regex rule; this server has "
-                                 f"{_plural(len(patterns), 'rule')}. `/mod rules` numbers them.")
+                raise UsageError(
+                    f"There is no such regex rule; this server has "
+                    f"{_plural(len(patterns), 'rule')}. `/mod rules` numbers them."
+                )
             removed.append(patterns.pop(index))
             return dataclasses.replace(rules, regex_rules=tuple(patterns))
 
         _, after = await self._update(call, change)
-        return Reply(text=f"Removed regex rule {_code(removed[0])}; "
-                          f"{_plural(len(after.regex_rules), 'regex rule')} left.", ephemeral=True)
+        return Reply(
+            text=f"Removed regex rule {_code(removed[0])}; "
+            f"{_plural(len(after.regex_rules), 'regex rule')} left.",
+            ephemeral=True,
+        )
 
     # -- threshold and mod-log --------------------------------------------------------------
-    @_mod("mod threshold", description="Set the classifier score that blocks a message (0-1), or default.",
-          examples=("/mod threshold 0.9", "/mod threshold default"))
-    async def threshold(self, call: Call,
-                        value: Annotated[str, Param("0 to 1 (lower blocks more), or 'default'")]
-                        ) -> Reply:
-        friendly = UsageError("The threshold must be a number from 0 to 1 (lower blocks more), "
-                              "or `default`.", usage="/mod threshold <value>")
+    @_mod(
+        "mod threshold",
+        description="Set the classifier score that blocks a message (0-1), or default.",
+        examples=("/mod threshold 0.9", "/mod threshold default"),
+    )
+    async def threshold(
+        self, call: Call, value: Annotated[str, Param("0 to 1 (lower blocks more), or 'default'")]
+    ) -> Reply:
+        friendly = UsageError(
+            "The threshold must be a number from 0 to 1 (lower blocks more), or `default`.",
+            usage="/mod threshold <value>",
+        )
         typed = value.strip().lower()
         new: float | None = None
         if typed not in _RESET_WORDS:
@@ -282,35 +356,57 @@ class ModerationPlugin(Plugin):
                 raise friendly from None
 
         before, after = await self._update(call, change)
-        text = (f"Classifier threshold for this server: now {self._short(after.classifier_threshold)}, "
-                f"was {self._short(before.classifier_threshold)}. Messages scoring at or above it "
-                "are blocked.")
+        text = (
+            f"Classifier threshold for this server: now {self._short(after.classifier_threshold)}, "
+            f"was {self._short(before.classifier_threshold)}. Messages scoring at or above it "
+            "are blocked."
+        )
         settings = self.context.moderation.settings
         if not (settings.enabled and settings.classifier_enabled):
             text += " Note: the classifier is switched off on this bot, so this has no effect."
         return Reply(text=text, ephemeral=True)
 
-    @_mod("mod log", description="Post a summary of every block and flag in this channel, or stop.",
-          examples=("/mod log here", "/mod log off"))
-    async def mod_log(self, call: Call,
-                      where: Annotated[Literal["here", "off"], Param("here: this channel; off: none")]
-                      ) -> Reply:
+    @_mod(
+        "mod log",
+        description="Post a summary of every block and flag in this channel, or stop.",
+        examples=("/mod log here", "/mod log off"),
+    )
+    async def mod_log(
+        self,
+        call: Call,
+        where: Annotated[Literal["here", "off"], Param("here: this channel; off: none")],
+    ) -> Reply:
         channel = call.channel.channel_id if where == "here" else None
-        await self._update(call, lambda rules: dataclasses.replace(rules, mod_log_channel_id=channel))
+        await self._update(
+            call, lambda rules: dataclasses.replace(rules, mod_log_channel_id=channel)
+        )
         if channel is None:
             return Reply(text="This server no longer has a mod-log channel.", ephemeral=True)
-        return Reply(text="Blocks and flags in this server will be summarised in this channel "
-                          "(who, where, which rule; never the message itself).", ephemeral=True)
+        return Reply(
+            text="Blocks and flags in this server will be summarised in this channel "
+            "(who, where, which rule; never the message itself).",
+            ephemeral=True,
+        )
 
     # -- categories, length, reset ---------------------------------------------------------
-    @_mod("mod category", description="Block, only flag, or reset how a category is handled here.",
-          examples=("/mod category profanity flag", "/mod category invite block",
-                    "/mod category offensive default"))
-    async def category(self, call: Call,
-                       name: Annotated[TunableCategory, Param("Which category")],
-                       handling: Annotated[Literal["block", "flag", "default"],
-                                           Param("block: always block; flag: only flag; default")]
-                       ) -> Reply:
+    @_mod(
+        "mod category",
+        description="Block, only flag, or reset how a category is handled here.",
+        examples=(
+            "/mod category profanity flag",
+            "/mod category invite block",
+            "/mod category offensive default",
+        ),
+    )
+    async def category(
+        self,
+        call: Call,
+        name: Annotated[TunableCategory, Param("Which category")],
+        handling: Annotated[
+            Literal["block", "flag", "default"],
+            Param("block: always block; flag: only flag; default"),
+        ],
+    ) -> Reply:
         def change(rules: GuildRules) -> GuildRules:
             block = tuple(c for c in rules.block_categories if c != name)
             flag = tuple(c for c in rules.flag_only_categories if c != name)
@@ -326,38 +422,54 @@ class ModerationPlugin(Plugin):
             "flag": "are now only flagged (posted, and recorded for moderators)",
             "default": "are handled as the bot does by default again",
         }[handling]
-        return Reply(text=f"Messages caught as {_code(Category(name).value)} {meaning} in this "
-                          "server.", ephemeral=True)
+        return Reply(
+            text=f"Messages caught as {_code(Category(name).value)} {meaning} in this server.",
+            ephemeral=True,
+        )
 
-    @_mod("mod maxlength", description="Block messages longer than this many characters, or default.",
-          examples=("/mod maxlength 1000", "/mod maxlength default"))
-    async def max_length(self, call: Call,
-                         value: Annotated[str, Param("Characters (at least 1), or 'default'")]
-                         ) -> Reply:
+    @_mod(
+        "mod maxlength",
+        description="Block messages longer than this many characters, or default.",
+        examples=("/mod maxlength 1000", "/mod maxlength default"),
+    )
+    async def max_length(
+        self, call: Call, value: Annotated[str, Param("Characters (at least 1), or 'default'")]
+    ) -> Reply:
         ceiling = self.context.moderation.settings.max_input_length
         typed = value.strip().lower()
         new: int | None = None
         if typed not in _RESET_WORDS:
             if not typed.isdigit() or not 1 <= int(typed) <= ceiling:
-                raise UsageError(f"The limit must be a whole number from 1 to {ceiling} (the "
-                                 "bot's own limit), or `default`.", usage="/mod maxlength <value>")
+                raise UsageError(
+                    f"The limit must be a whole number from 1 to {ceiling} (the "
+                    "bot's own limit), or `default`.",
+                    usage="/mod maxlength <value>",
+                )
             new = int(typed)
         await self._update(call, lambda rules: dataclasses.replace(rules, max_length=new))
         shown = f"{new} characters" if new is not None else f"the bot default ({ceiling})"
         return Reply(text=f"Longest message accepted in this server: {shown}.", ephemeral=True)
 
-    @_mod("mod reset", description="Clear all of this server's moderation rules (back to defaults).",
-          examples=("/mod reset confirm",))
-    async def reset(self, call: Call,
-                    confirm: Annotated[Literal["confirm"], Param("Type confirm: this cannot be undone")]
-                    ) -> Reply:
+    @_mod(
+        "mod reset",
+        description="Clear all of this server's moderation rules (back to defaults).",
+        examples=("/mod reset confirm",),
+    )
+    async def reset(
+        self,
+        call: Call,
+        confirm: Annotated[Literal["confirm"], Param("Type confirm: this cannot be undone")],
+    ) -> Reply:
         try:
             await self._rules.reset(self._guild(call))
         except ConfigError as exc:
             raise UsageError(f"That change was not saved: {exc}.") from None
-        return Reply(text="This server's moderation rules are back to the bot's defaults: no own "
-                          "words, allowed words, regex rules, threshold, category changes, length "
-                          "limit or mod-log channel.", ephemeral=True)
+        return Reply(
+            text="This server's moderation rules are back to the bot's defaults: no own "
+            "words, allowed words, regex rules, threshold, category changes, length "
+            "limit or mod-log channel.",
+            ephemeral=True,
+        )
 
     # -- helpers ----------------------------------------------------------------------------
     @staticmethod
@@ -371,12 +483,15 @@ class ModerationPlugin(Plugin):
         try:
             return await self._rules.load(self._guild(call))
         except ConfigError as exc:
-            raise UsageError(f"This server's stored moderation rules cannot be read ({exc}); the "
-                             "defaults apply until they are fixed. `/mod reset confirm` clears "
-                             "them.") from None
+            raise UsageError(
+                f"This server's stored moderation rules cannot be read ({exc}); the "
+                "defaults apply until they are fixed. `/mod reset confirm` clears "
+                "them."
+            ) from None
 
-    async def _update(self, call: Call, change: Callable[[GuildRules], GuildRules]
-                      ) -> tuple[GuildRules, GuildRules]:
+    async def _update(
+        self, call: Call, change: Callable[[GuildRules], GuildRules]
+    ) -> tuple[GuildRules, GuildRules]:
         try:
             return await self._rules.update(self._guild(call), change)
         except ConfigError as exc:

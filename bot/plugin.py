@@ -194,16 +194,29 @@ def command(
         setattr(
             fn,
             _DECL_ATTR,
-            ("command", dict(path=path, description=description, permission=permission,
-                             cooldown=cooldown, aliases=aliases, examples=examples,
-                             guild_only=guild_only, defer=defer, moderated=moderated)),
+            (
+                "command",
+                dict(
+                    path=path,
+                    description=description,
+                    permission=permission,
+                    cooldown=cooldown,
+                    aliases=aliases,
+                    examples=examples,
+                    guild_only=guild_only,
+                    defer=defer,
+                    moderated=moderated,
+                ),
+            ),
         )
         return fn
 
     return decorate
 
 
-def trigger(name: str, *, priority: int = 0) -> Callable[[Callable[..., Awaitable[bool]]], Callable[..., Awaitable[bool]]]:
+def trigger(
+    name: str, *, priority: int = 0
+) -> Callable[[Callable[..., Awaitable[bool]]], Callable[..., Awaitable[bool]]]:
     """Declare a message trigger: ``async def handler(self, call) -> bool``.
 
     Triggers see plain messages that are not commands (for example, a turn written in a channel
@@ -217,7 +230,9 @@ def trigger(name: str, *, priority: int = 0) -> Callable[[Callable[..., Awaitabl
     return decorate
 
 
-def action(name: str, *, permission: Permission | None = None) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
+def action(
+    name: str, *, permission: Permission | None = None
+) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
     """Declare a button handler: ``async def handler(self, call, arg: str) -> Reply | str | None``.
 
     Make buttons with :meth:`Plugin.button`; the press arrives here with the button's argument.
@@ -243,11 +258,13 @@ class ReplySink(Protocol):
 class Writer(Protocol):
     """Moderated generation: output is checked, regenerated when blocked, never posted unchecked."""
 
-    async def complete(self, request: GenerationRequest, *, channel: ChannelRef,
-                       user_id: str | None = None) -> GenerationResult: ...
+    async def complete(
+        self, request: GenerationRequest, *, channel: ChannelRef, user_id: str | None = None
+    ) -> GenerationResult: ...
 
-    def stream(self, request: GenerationRequest, *, channel: ChannelRef,
-               user_id: str | None = None) -> AsyncIterator[str]: ...
+    def stream(
+        self, request: GenerationRequest, *, channel: ChannelRef, user_id: str | None = None
+    ) -> AsyncIterator[str]: ...
 
 
 @dataclass(slots=True)
@@ -288,8 +305,14 @@ class Call:
 
     __slots__ = ("_sink", "_stream_interval_s", "context", "incoming", "sent")
 
-    def __init__(self, incoming: Incoming, context: PluginContext, sink: ReplySink,
-                 *, stream_interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        incoming: Incoming,
+        context: PluginContext,
+        sink: ReplySink,
+        *,
+        stream_interval_s: float = 1.0,
+    ) -> None:
         self.incoming = incoming
         self.context = context
         self._sink = sink
@@ -404,8 +427,9 @@ class Plugin:
         """
         return True
 
-    async def autocomplete(self, incoming: Incoming, command: str, param: str,
-                           current: str) -> list[str | int | float]:
+    async def autocomplete(
+        self, incoming: Incoming, command: str, param: str, current: str
+    ) -> list[str | int | float]:
         """Suggestions while a user types a parameter declared with ``Param(autocomplete=True)``.
 
         The default offers the parameter's declared choices that contain what was typed;
@@ -484,7 +508,9 @@ def _check_arity(plugin: str, attr: str, fn: Callable[..., Any], expected: int) 
         )
 
 
-def _command_spec(plugin: str, attr: str, fn: Callable[..., Any], options: dict[str, Any]) -> CommandSpec:
+def _command_spec(
+    plugin: str, attr: str, fn: Callable[..., Any], options: dict[str, Any]
+) -> CommandSpec:
     path = " ".join(str(options["path"]).split())
     words = path.split(" ")
     if not 1 <= len(words) <= 3 or not all(_NAME_RE.match(w) for w in words):
@@ -495,7 +521,9 @@ def _command_spec(plugin: str, attr: str, fn: Callable[..., Any], options: dict[
     if not options["description"] or len(options["description"]) > 100:
         raise PluginLoadError(f"{plugin}.{attr}: a description of 1-100 characters is required")
     if not options["moderated"] and options["permission"] is None:
-        raise PluginLoadError(f"{plugin}.{attr}: only commands that need a permission may skip moderation")
+        raise PluginLoadError(
+            f"{plugin}.{attr}: only commands that need a permission may skip moderation"
+        )
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
     except Exception as exc:  # unresolved forward references and the like
@@ -513,8 +541,10 @@ def _command_spec(plugin: str, attr: str, fn: Callable[..., Any], options: dict[
         params.append(_param_spec(plugin, attr, p, hints[p.name]))
     rests = [i for i, p in enumerate(params) if p.rest]
     if len(rests) > 1 or any(params[i].type is not str for i in rests):
-        raise PluginLoadError(f"{plugin}.{attr}: only one str parameter may take the rest of the line")
-    if rests and any(p.required for p in params[rests[0] + 1:]):
+        raise PluginLoadError(
+            f"{plugin}.{attr}: only one str parameter may take the rest of the line"
+        )
+    if rests and any(p.required for p in params[rests[0] + 1 :]):
         raise PluginLoadError(
             f"{plugin}.{attr}: parameters after the rest-of-line parameter must be optional "
             "(they are given by name, e.g. mode=vote)"
@@ -524,7 +554,9 @@ def _command_spec(plugin: str, attr: str, fn: Callable[..., Any], options: dict[
         if not spec.required:
             seen_optional = True
         elif seen_optional:
-            raise PluginLoadError(f"{plugin}.{attr}: required parameter {spec.name!r} follows an optional one")
+            raise PluginLoadError(
+                f"{plugin}.{attr}: required parameter {spec.name!r} follows an optional one"
+            )
     return CommandSpec(
         path=path,
         description=options["description"],
@@ -553,14 +585,18 @@ def _param_spec(plugin: str, attr: str, p: inspect.Parameter, hint: Any) -> Para
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) != 1:
-            raise PluginLoadError(f"{plugin}.{attr}: parameter {p.name!r}: unions are not supported")
+            raise PluginLoadError(
+                f"{plugin}.{attr}: parameter {p.name!r}: unions are not supported"
+            )
         hint, optional_none = args[0], True
     choices = meta.choices
     if typing.get_origin(hint) is Literal:
         lits = typing.get_args(hint)
         kinds = {type(v) for v in lits}
         if len(kinds) != 1 or next(iter(kinds)) not in (str, int):
-            raise PluginLoadError(f"{plugin}.{attr}: Literal choices of {p.name!r} must be all str or all int")
+            raise PluginLoadError(
+                f"{plugin}.{attr}: Literal choices of {p.name!r} must be all str or all int"
+            )
         hint, choices = next(iter(kinds)), tuple(lits)
     elif isinstance(hint, type) and issubclass(hint, enum.Enum):
         choices = tuple(str(m.value) for m in hint)

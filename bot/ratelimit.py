@@ -19,8 +19,9 @@ class Limit:
 class RateLimiter:
     """Buckets for many keys; the least recently used keys are forgotten beyond ``max_keys``."""
 
-    def __init__(self, limit: Limit, *, max_keys: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limit: Limit, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.limit = limit
         self._clock = clock
         self._max_keys = max_keys

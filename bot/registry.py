@@ -44,7 +44,9 @@ class PluginRegistry:
         clashes = [n for c in decl.commands for n in (c.path, *c.aliases) if n in self.commands]
         if clashes:
             owner = self.commands[clashes[0]].plugin
-            raise PluginLoadError(f"command '/{clashes[0]}' is already provided by plugin {owner!r}")
+            raise PluginLoadError(
+                f"command '/{clashes[0]}' is already provided by plugin {owner!r}"
+            )
         try:
             plugin = cls(context_for(cls.name))
         except Exception as exc:
@@ -59,15 +61,25 @@ class PluginRegistry:
             self.actions[(cls.name, a.name)] = a
         return plugin
 
-    def load(self, classes: Iterable[tuple[str, Callable[[], type[Plugin]]]],
-             context_for: Callable[[str], PluginContext]) -> None:
+    def load(
+        self,
+        classes: Iterable[tuple[str, Callable[[], type[Plugin]]]],
+        context_for: Callable[[str], PluginContext],
+    ) -> None:
         """Load plugins from ``(name, loader)`` pairs; failures are recorded and logged."""
         for name, loader in classes:
             try:
                 self.add(loader(), context_for)
             except Exception as exc:
-                reason = str(exc) if isinstance(exc, PluginLoadError) else f"{type(exc).__name__}: {exc}"
-                log.error("plugin %s failed to load: %s", name, reason, exc_info=not isinstance(exc, PluginLoadError))
+                reason = (
+                    str(exc) if isinstance(exc, PluginLoadError) else f"{type(exc).__name__}: {exc}"
+                )
+                log.error(
+                    "plugin %s failed to load: %s",
+                    name,
+                    reason,
+                    exc_info=not isinstance(exc, PluginLoadError),
+                )
                 self.failures.append(LoadFailure(name, reason))
 
     def unload(self, name: str, *, reason: str) -> None:

@@ -50,14 +50,23 @@ class Moderator(Protocol):
 class PluginSwitches(Protocol):
     """Per-guild / per-channel enablement of plugins (storage implements it)."""
 
-    async def is_plugin_enabled(self, plugin: str, guild_id: str | None, channel_id: str | None) -> bool: ...
+    async def is_plugin_enabled(
+        self, plugin: str, guild_id: str | None, channel_id: str | None
+    ) -> bool: ...
 
 
 class MessageRecorder(Protocol):
     """Keeps a channel's recent conversation (storage implements it; bounded per channel)."""
 
-    async def append(self, channel: ChannelRef, *, author_id: str, author_name: str, text: str,
-                     message_id: str = "") -> object: ...
+    async def append(
+        self,
+        channel: ChannelRef,
+        *,
+        author_id: str,
+        author_name: str,
+        text: str,
+        message_id: str = "",
+    ) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +94,24 @@ def clean_text(text: str) -> str:
 def clean_incoming(incoming: Incoming) -> Incoming:
     """The same event with every text field cleaned (adapters may pass anything through)."""
     text = clean_text(incoming.text)
-    if text is incoming.text and not incoming.options and incoming.command is None \
-            and clean_text(incoming.author.name) is incoming.author.name:
+    if (
+        text is incoming.text
+        and not incoming.options
+        and incoming.command is None
+        and clean_text(incoming.author.name) is incoming.author.name
+    ):
         return incoming  # the common case: a clean chat message, nothing to rebuild
     options = {k: clean_text(v) if isinstance(v, str) else v for k, v in incoming.options.items()}
     author = incoming.author
     if clean_text(author.name) != author.name:
         author = dataclasses.replace(author, name=clean_text(author.name) or "someone")
-    return dataclasses.replace(incoming, text=text, options=options,
-                               command=clean_text(incoming.command) if incoming.command else None,
-                               author=author)
+    return dataclasses.replace(
+        incoming,
+        text=text,
+        options=options,
+        command=clean_text(incoming.command) if incoming.command else None,
+        author=author,
+    )
 
 
 class ModeratedSink:
@@ -105,8 +122,14 @@ class ModeratedSink:
 
     __slots__ = ("_ctx", "_filtered", "_moderator", "_responder")
 
-    def __init__(self, responder: Responder, moderator: Moderator, ctx: ModerationContext,
-                 *, filtered: bool = True) -> None:
+    def __init__(
+        self,
+        responder: Responder,
+        moderator: Moderator,
+        ctx: ModerationContext,
+        *,
+        filtered: bool = True,
+    ) -> None:
         self._responder = responder
         self._moderator = moderator
         self._ctx = ctx
@@ -121,12 +144,18 @@ class ModeratedSink:
         if text and self._filtered:
             verdict = await self._moderator.check(text, self._ctx, record=record)
             if verdict.blocked:
-                log.info("output withheld in channel %s (rule %s)", self._ctx.channel_id, verdict.rule)
+                log.info(
+                    "output withheld in channel %s (rule %s)", self._ctx.channel_id, verdict.rule
+                )
                 text = WITHHELD
         if text == reply.text:
             return reply
-        return Reply(text=text, ephemeral=reply.ephemeral, buttons=reply.buttons,
-                     attachments=reply.attachments)
+        return Reply(
+            text=text,
+            ephemeral=reply.ephemeral,
+            buttons=reply.buttons,
+            attachments=reply.attachments,
+        )
 
     async def send(self, reply: Reply) -> SentMessage:
         return await self._responder.send(await self._clean(reply))
@@ -194,7 +223,9 @@ class Router:
         if incoming.author.is_bot:
             return
         incoming = clean_incoming(incoming)
-        out_ctx = ModerationContext.for_channel(Direction.OUTPUT, incoming.channel, incoming.author.id)
+        out_ctx = ModerationContext.for_channel(
+            Direction.OUTPUT, incoming.channel, incoming.author.id
+        )
         sink = ModeratedSink(responder, self._moderator, out_ctx)
         try:
             if self._closing:
@@ -206,9 +237,15 @@ class Router:
             await self._safe_send(sink, Reply(text=exc.user_message, ephemeral=exc.ephemeral))
         except Exception:
             error_id = secrets.token_hex(4)
-            log.exception("unhandled error %s while handling %s in %s", error_id,
-                          incoming.command or incoming.kind, incoming.channel.key)
-            await self._safe_send(sink, Reply(text=INTERNAL_ERROR.format(error_id=error_id), ephemeral=True))
+            log.exception(
+                "unhandled error %s while handling %s in %s",
+                error_id,
+                incoming.command or incoming.kind,
+                incoming.channel.key,
+            )
+            await self._safe_send(
+                sink, Reply(text=INTERNAL_ERROR.format(error_id=error_id), ephemeral=True)
+            )
 
     async def _safe_send(self, sink: ModeratedSink, reply: Reply) -> None:
         try:
@@ -227,7 +264,9 @@ class Router:
             if found is None or found[1]:
                 raise self._unknown(incoming.command)
             spec = found[0]
-            await self._run_command(spec, incoming, sink, lambda: arguments.bind_options(spec, incoming.options))
+            await self._run_command(
+                spec, incoming, sink, lambda: arguments.bind_options(spec, incoming.options)
+            )
             return
         line = self._command_line(incoming)
         if line is not None:
@@ -246,20 +285,30 @@ class Router:
             return incoming.text
         for prefix in self.limits.prefixes:
             if incoming.text.startswith(prefix):
-                return incoming.text[len(prefix):]
+                return incoming.text[len(prefix) :]
         return None
 
     def _unknown(self, word: str) -> UnknownCommand:
         shown = word.strip()[:32] or "?"
         suggestion = self.registry.suggest(shown)
         hint = f" Did you mean `/{suggestion}`?" if suggestion else ""
-        return UnknownCommand(f"I don't know the command `/{shown}`.{hint} Type `/help` for the list.")
+        return UnknownCommand(
+            f"I don't know the command `/{shown}`.{hint} Type `/help` for the list."
+        )
 
-    async def _check_common(self, plugin: str, incoming: Incoming, text: str, *,
-                            known_enabled: bool = False, moderate: bool = True) -> None:
+    async def _check_common(
+        self,
+        plugin: str,
+        incoming: Incoming,
+        text: str,
+        *,
+        known_enabled: bool = False,
+        moderate: bool = True,
+    ) -> None:
         channel = incoming.channel
         if not known_enabled and not await self._switches.is_plugin_enabled(
-                plugin, channel.guild_id, channel.channel_id):
+            plugin, channel.guild_id, channel.channel_id
+        ):
             raise PluginDisabled(f"The `{plugin}` plugin is switched off here.")
         if len(text) > self.limits.max_message_chars:
             raise UsageError(
@@ -277,7 +326,8 @@ class Router:
                 raise Blocked(
                     f"Your message was not accepted: it tripped this server's {category} filter. "
                     "Nothing was added to the story.",
-                    category=category, rule=verdict.rule,
+                    category=category,
+                    rule=verdict.rule,
                 )
 
     def _rate_limit(self, incoming: Incoming) -> None:
@@ -285,10 +335,17 @@ class Router:
         if not wait:
             wait = self._channel_limiter.hit(incoming.channel.key)
         if wait:
-            raise RateLimited(f"Slow down a little — try again in {max(1, round(wait))}s.", retry_after=wait)
+            raise RateLimited(
+                f"Slow down a little — try again in {max(1, round(wait))}s.", retry_after=wait
+            )
 
-    async def _run_command(self, spec: CommandSpec, incoming: Incoming, sink: ModeratedSink,
-                           bind: Callable[[], dict[str, object]]) -> None:
+    async def _run_command(
+        self,
+        spec: CommandSpec,
+        incoming: Incoming,
+        sink: ModeratedSink,
+        bind: Callable[[], dict[str, object]],
+    ) -> None:
         if spec.permission is not None and not incoming.author.has(spec.permission):
             raise PermissionDenied(
                 f"`/{spec.path}` needs the **{spec.permission.label}** permission."
@@ -311,12 +368,20 @@ class Router:
         assert spec.cooldown is not None
         limiter = self._cooldowns.get(spec.path)
         if limiter is None:
-            limiter = self._cooldowns[spec.path] = RateLimiter(Limit(spec.cooldown.rate, spec.cooldown.per))
-        key = incoming.channel.key if spec.cooldown.per_channel else f"{incoming.channel.key}:{incoming.author.id}"
+            limiter = self._cooldowns[spec.path] = RateLimiter(
+                Limit(spec.cooldown.rate, spec.cooldown.per)
+            )
+        key = (
+            incoming.channel.key
+            if spec.cooldown.per_channel
+            else f"{incoming.channel.key}:{incoming.author.id}"
+        )
         wait = limiter.hit(key)
         if wait:
-            raise RateLimited(f"`/{spec.path}` is cooling down — try again in {max(1, round(wait))}s.",
-                              retry_after=wait)
+            raise RateLimited(
+                f"`/{spec.path}` is cooling down — try again in {max(1, round(wait))}s.",
+                retry_after=wait,
+            )
 
     async def _run_triggers(self, incoming: Incoming, sink: ModeratedSink) -> None:
         if not incoming.text.strip():
@@ -324,7 +389,9 @@ class Router:
         checked = False
         channel = incoming.channel
         for spec in self.registry.triggers:
-            if not await self._switches.is_plugin_enabled(spec.plugin, channel.guild_id, channel.channel_id):
+            if not await self._switches.is_plugin_enabled(
+                spec.plugin, channel.guild_id, channel.channel_id
+            ):
                 continue
             plugin = self.registry.plugins[spec.plugin]
             if not await plugin.wants_message(incoming):
@@ -349,10 +416,13 @@ class Router:
             record=False,
         )
         if not verdict.blocked:
-            await self._recorder.append(channel, author_id=incoming.author.id,
-                                        author_name=incoming.author.name,
-                                        text=incoming.text[: self.limits.max_message_chars],
-                                        message_id=incoming.message_id)
+            await self._recorder.append(
+                channel,
+                author_id=incoming.author.id,
+                author_name=incoming.author.name,
+                text=incoming.text[: self.limits.max_message_chars],
+                message_id=incoming.message_id,
+            )
 
     async def _run_action(self, incoming: Incoming, sink: ModeratedSink) -> None:
         plugin_name, _, rest = (incoming.action_id or "").partition(":")
@@ -364,11 +434,17 @@ class Router:
             raise PermissionDenied("You don't have permission to use that button.")
         await self._check_common(plugin_name, incoming, "")
         call = self._call(plugin_name, incoming, sink)
-        await self._deliver(call, getattr(self.registry.plugins[plugin_name], spec.handler_name)(call, arg))
+        await self._deliver(
+            call, getattr(self.registry.plugins[plugin_name], spec.handler_name)(call, arg)
+        )
 
     def _call(self, plugin: str, incoming: Incoming, sink: ModeratedSink) -> Call:
-        return Call(incoming, self._contexts(plugin), sink,
-                    stream_interval_s=self.limits.stream_edit_interval_s)
+        return Call(
+            incoming,
+            self._contexts(plugin),
+            sink,
+            stream_interval_s=self.limits.stream_edit_interval_s,
+        )
 
     async def _deliver(self, call: Call, pending: Awaitable[Any]) -> None:
         result = await pending

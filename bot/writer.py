@@ -28,8 +28,14 @@ REFUSAL = "I couldn't write a continuation that passes this server's content rul
 class ModeratedWriter:
     """Implements :class:`bot.plugin.Writer` on top of the generation service and moderation."""
 
-    def __init__(self, generation: GenerationService, moderation: ModerationPipeline, *,
-                 max_attempts: int = 3, check_interval_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        generation: GenerationService,
+        moderation: ModerationPipeline,
+        *,
+        max_attempts: int = 3,
+        check_interval_s: float = 0.25,
+    ) -> None:
         self._generation = generation
         self._moderation = moderation
         self._max_attempts = max(1, max_attempts)
@@ -40,30 +46,37 @@ class ModeratedWriter:
             return request
         params = request.params
         seed = None if params.seed is None else params.seed + 7919 * attempt
-        params = dataclasses.replace(params, seed=seed,
-                                     temperature=min(1.5, params.temperature + 0.1 * attempt))
+        params = dataclasses.replace(
+            params, seed=seed, temperature=min(1.5, params.temperature + 0.1 * attempt)
+        )
         return dataclasses.replace(request, params=params)
 
     def _ctx(self, channel: ChannelRef, user_id: str | None) -> ModerationContext:
         return ModerationContext.for_channel(Direction.OUTPUT, channel, user_id)
 
-    async def complete(self, request: GenerationRequest, *, channel: ChannelRef,
-                       user_id: str | None = None) -> GenerationResult:
+    async def complete(
+        self, request: GenerationRequest, *, channel: ChannelRef, user_id: str | None = None
+    ) -> GenerationResult:
         results: list[GenerationResult] = []
 
         async def generate(attempt: int, rejected: tuple[str, ...]) -> str:
             results.append(await self._generation.complete(self._attempt(request, attempt)))
             return results[-1].text
 
-        checked = await generate_checked(self._moderation, generate, self._ctx(channel, user_id),
-                                         max_regen_attempts=self._max_attempts - 1)
+        checked = await generate_checked(
+            self._moderation,
+            generate,
+            self._ctx(channel, user_id),
+            max_regen_attempts=self._max_attempts - 1,
+        )
         if checked.refused:
             log.info("generation refused in %s after %d attempts", channel.key, checked.attempts)
             raise Blocked(REFUSAL, category="generated", rule="output")
         return results[-1]
 
-    async def stream(self, request: GenerationRequest, *, channel: ChannelRef,
-                     user_id: str | None = None) -> AsyncIterator[str]:
+    async def stream(
+        self, request: GenerationRequest, *, channel: ChannelRef, user_id: str | None = None
+    ) -> AsyncIterator[str]:
         """Yield the cumulative text, checked. After a block the text restarts from scratch."""
         ctx = self._ctx(channel, user_id)
         for attempt in range(self._max_attempts):

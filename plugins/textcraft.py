@@ -330,7 +330,7 @@ def clean_continuation(
 def _capitalize_first(text: str) -> str:
     for i, ch in enumerate(text):
         if ch.isalpha():
-            return text[:i] + ch.upper() + text[i + 1:]
+            return text[:i] + ch.upper() + text[i + 1 :]
         if not (ch.isspace() or ch in "\"'“‘([*_-"):
             return text
     return text

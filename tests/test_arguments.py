@@ -15,15 +15,24 @@ class Args(Plugin):
     name: ClassVar[str] = "args"
 
     @command("start", description="Start.")
-    async def start(self, call: Call,
-                    premise: Annotated[str, Param("Premise", rest=True)],
-                    mode: Literal["free", "vote"] = "free",
-                    turns: Annotated[int, Param("Turns", min=1, max=10)] = 3) -> None:
+    async def start(
+        self,
+        call: Call,
+        premise: Annotated[str, Param("Premise", rest=True)],
+        mode: Literal["free", "vote"] = "free",
+        turns: Annotated[int, Param("Turns", min=1, max=10)] = 3,
+    ) -> None:
         return None
 
     @command("roll", description="Roll.")
-    async def roll(self, call: Call, count: int = 1, sides: Annotated[int, Param(min=2)] = 6,
-                   loud: bool = False, odds: float = 0.5) -> None:
+    async def roll(
+        self,
+        call: Call,
+        count: int = 1,
+        sides: Annotated[int, Param(min=2)] = 6,
+        loud: bool = False,
+        odds: float = 0.5,
+    ) -> None:
         return None
 
 
@@ -33,14 +42,25 @@ SPECS = {c.path: c for c in Args.declarations().commands}
 def test_rest_parameter_takes_the_line_and_options_by_name() -> None:
     spec = SPECS["start"]
     assert parse_text(spec, "A dragon  who hoards books") == {
-        "premise": "A dragon  who hoards books", "mode": "free", "turns": 3}
+        "premise": "A dragon  who hoards books",
+        "mode": "free",
+        "turns": 3,
+    }
     assert parse_text(spec, "mode=vote turns=5 The sea, at night") == {
-        "premise": "The sea, at night", "mode": "vote", "turns": 5}
+        "premise": "The sea, at night",
+        "mode": "vote",
+        "turns": 5,
+    }
 
 
 def test_positional_conversion_and_quoting() -> None:
     spec = SPECS["roll"]
-    assert parse_text(spec, "2 20 yes 0.25") == {"count": 2, "sides": 20, "loud": True, "odds": 0.25}
+    assert parse_text(spec, "2 20 yes 0.25") == {
+        "count": 2,
+        "sides": 20,
+        "loud": True,
+        "odds": 0.25,
+    }
     assert parse_text(spec, "") == {"count": 1, "sides": 6, "loud": False, "odds": 0.5}
 
 
@@ -72,7 +92,12 @@ def test_missing_required_and_bad_choice() -> None:
 
 def test_structured_options_are_checked_too() -> None:
     spec = SPECS["roll"]
-    assert bind_options(spec, {"count": 3, "loud": True}) == {"count": 3, "sides": 6, "loud": True, "odds": 0.5}
+    assert bind_options(spec, {"count": 3, "loud": True}) == {
+        "count": 3,
+        "sides": 6,
+        "loud": True,
+        "odds": 0.5,
+    }
     with pytest.raises(UsageError, match="Unknown option"):
         bind_options(spec, {"colour": "red"})
     with pytest.raises(UsageError, match="whole number"):

@@ -11,12 +11,25 @@ from pathlib import Path
 STORYLOOM = [sys.executable, "-m", "bot.cli"]
 
 
-def _run(args: list[str], tmp_path: Path, stdin: str = "", timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STORYLOOM_DATA_DIR": str(tmp_path / "data"), "STORYLOOM_LOGGING__LEVEL": "WARNING"}
+def _run(
+    args: list[str], tmp_path: Path, stdin: str = "", timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "STORYLOOM_DATA_DIR": str(tmp_path / "data"),
+        "STORYLOOM_LOGGING__LEVEL": "WARNING",
+    }
     env.pop("DISCORD_TOKEN", None)
     env.pop("STORYLOOM_DISCORD__TOKEN", None)
-    return subprocess.run(STORYLOOM + args, input=stdin, capture_output=True, text=True, env=env,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        STORYLOOM + args,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_help_and_version(tmp_path: Path) -> None:
@@ -34,12 +47,18 @@ def test_run_without_token_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_play_jsonl_several_users_start_a_story(tmp_path: Path) -> None:
-    script = "\n".join(json.dumps(line) for line in [
-        {"user": "ann", "text": "/story start A shy dragon wants to learn to read."},
-        {"user": "bo", "text": "The dragon found a book in the old library."},
-        {"user": "ann", "text": "/story continue"},
-        "not json",
-    ]) + "\n"
+    script = (
+        "\n".join(
+            json.dumps(line)
+            for line in [
+                {"user": "ann", "text": "/story start A shy dragon wants to learn to read."},
+                {"user": "bo", "text": "The dragon found a book in the old library."},
+                {"user": "ann", "text": "/story continue"},
+                "not json",
+            ]
+        )
+        + "\n"
+    )
     result = _run(["play", "--jsonl"], tmp_path, stdin=script)
     assert result.returncode == 0, result.stderr[-2000:]
     records = [json.loads(line) for line in result.stdout.splitlines()]

@@ -14,8 +14,10 @@ from bot.logs import REDACTED, RedactSecrets
 
 def test_file_then_env_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "storyloom.toml"
-    path.write_text('data_dir = "/tmp/x"\n[router]\nuser_rate = 3\nprefixes = ["!"]\n'
-                    '[plugins.story]\nauto_continue_every = 4\n')
+    path.write_text(
+        'data_dir = "/tmp/x"\n[router]\nuser_rate = 3\nprefixes = ["!"]\n'
+        "[plugins.story]\nauto_continue_every = 4\n"
+    )
     monkeypatch.setenv("STORYLOOM_ROUTER__USER_RATE", "5")
     settings = load_settings(path)
     assert settings.router.user_rate == 5, "env beats the file"
@@ -24,7 +26,9 @@ def test_file_then_env_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert settings.data_dir == Path("/tmp/x")
 
 
-def test_invalid_settings_raise_readable_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invalid_settings_raise_readable_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STORYLOOM_ROUTER__USER_RATE", "lots")
     with pytest.raises(ConfigError, match=r"router\.user_rate"):
         load_settings()
@@ -48,12 +52,16 @@ def test_discord_token_only_required_when_asked(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DISCORD_TOKEN", "abc.def.secret-token-value")
     settings = load_settings()
     assert settings.discord.require_token() == "abc.def.secret-token-value"
-    assert "secret-token-value" not in repr(settings) and "secret-token-value" not in str(settings.model_dump())
+    assert "secret-token-value" not in repr(settings) and "secret-token-value" not in str(
+        settings.model_dump()
+    )
 
 
 def test_token_is_redacted_from_logs() -> None:
     token = "MTIz.secret.TOKENVALUE"
-    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "login with %s failed", (token,), None)
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "login with %s failed", (token,), None
+    )
     RedactSecrets([token]).filter(record)
     assert token not in record.getMessage() and REDACTED in record.getMessage()
     try:

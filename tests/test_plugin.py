@@ -97,7 +97,12 @@ def test_missing_annotation_and_order_rejected() -> None:
 
 
 def test_duplicate_command_names_in_one_plugin_rejected() -> None:
-    cls = _plugin({"a": command("x", description="d")(_ok_factory()), "b": command("y", description="d", aliases=("x",))(_ok_factory())})
+    cls = _plugin(
+        {
+            "a": command("x", description="d")(_ok_factory()),
+            "b": command("y", description="d", aliases=("x",))(_ok_factory()),
+        }
+    )
     with pytest.raises(PluginLoadError, match="declared twice"):
         cls.declarations()
 
@@ -118,8 +123,13 @@ def test_bad_command_name_and_description() -> None:
 def test_only_permissioned_commands_may_skip_moderation() -> None:
     with pytest.raises(PluginLoadError, match="need a permission may skip moderation"):
         _plugin({"a": command("x", description="d", moderated=False)(_ok_factory())}).declarations()
-    decl = _plugin({"a": command("x", description="d", moderated=False,
-                                 permission=Permission.MANAGE_MESSAGES)(_ok_factory())}).declarations()
+    decl = _plugin(
+        {
+            "a": command(
+                "x", description="d", moderated=False, permission=Permission.MANAGE_MESSAGES
+            )(_ok_factory())
+        }
+    ).declarations()
     assert decl.commands[0].moderated is False
     assert Good.declarations().commands[0].moderated is True
 
@@ -127,8 +137,13 @@ def test_only_permissioned_commands_may_skip_moderation() -> None:
 def test_registry_is_all_or_nothing_and_reports_failures() -> None:
     registry = PluginRegistry()
     registry.load([("good", lambda: Good)], _ctx)  # type: ignore[arg-type]
-    clash = _plugin({"a": command("other", description="d")(_ok_factory()), "b": command("say", description="d")(_ok_factory())},
-                    name="clash")
+    clash = _plugin(
+        {
+            "a": command("other", description="d")(_ok_factory()),
+            "b": command("say", description="d")(_ok_factory()),
+        },
+        name="clash",
+    )
 
     def broken() -> type[Plugin]:
         raise ImportError("no module named 'missing_dependency'")

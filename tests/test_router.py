@@ -57,13 +57,21 @@ def script(*lines: dict[str, Any] | str) -> list[str]:
 
 async def test_command_routes_to_plugin_and_unknown_command_suggests(make_app: AppFactory) -> None:
     app = await make_app(plugin_classes=[Echo])
-    out = await run_jsonl(app, script(
-        {"user": "ann", "text": "/echo hello there"},
-        {"user": "ann", "text": "/ecko hi"},
-        {"user": "ann", "text": "/"},
-    ))
-    assert out[0] == {"channel": "main", "reply_to": "in-1", "kind": "message", "id": out[0]["id"],
-                      "text": "hello there"}
+    out = await run_jsonl(
+        app,
+        script(
+            {"user": "ann", "text": "/echo hello there"},
+            {"user": "ann", "text": "/ecko hi"},
+            {"user": "ann", "text": "/"},
+        ),
+    )
+    assert out[0] == {
+        "channel": "main",
+        "reply_to": "in-1",
+        "kind": "message",
+        "id": out[0]["id"],
+        "text": "hello there",
+    }
     assert out[1]["kind"] == "notice" and "/ecko" in out[1]["text"] and "/echo" in out[1]["text"]
     assert out[2]["kind"] == "notice" and "/help" in out[2]["text"]
 
@@ -76,14 +84,20 @@ async def test_usage_error_shows_usage(make_app: AppFactory) -> None:
     assert out[1]["kind"] == "message" and "Say it back." in out[1]["text"]
 
 
-async def test_error_boundary_keeps_the_bot_running(make_app: AppFactory, caplog: pytest.LogCaptureFixture) -> None:
+async def test_error_boundary_keeps_the_bot_running(
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     app = await make_app(plugin_classes=[Echo])
     with caplog.at_level(logging.ERROR, logger="bot.router"):
-        out = await run_jsonl(app, script({"text": "/boom"}, {"text": "/refuse"}, {"text": "/echo still here"}))
+        out = await run_jsonl(
+            app, script({"text": "/boom"}, {"text": "/refuse"}, {"text": "/echo still here"})
+        )
     assert out[0]["kind"] == "notice" and "something went wrong" in out[0]["text"]
     assert "kaboom" not in out[0]["text"] and "Traceback" not in out[0]["text"]
-    assert any("kaboom" in (r.exc_text or "") or (r.exc_info and "kaboom" in str(r.exc_info[1]))
-               for r in caplog.records), "the traceback is logged"
+    assert any(
+        "kaboom" in (r.exc_text or "") or (r.exc_info and "kaboom" in str(r.exc_info[1]))
+        for r in caplog.records
+    ), "the traceback is logged"
     assert out[1]["text"] == "There is no story here yet."
     assert out[2]["text"] == "still here"
 
@@ -97,7 +111,12 @@ async def test_permissions_and_enable_disable(make_app: AppFactory) -> None:
         {"user": "ann", "text": "/plugin disable echo", "permissions": admin},
         {"user": "bob", "text": "/echo anyone?"},
         {"user": "bob", "channel": "other", "text": "/echo here?"},
-        {"user": "ann", "channel": "other", "text": "/plugin enable echo here=yes", "permissions": admin},
+        {
+            "user": "ann",
+            "channel": "other",
+            "text": "/plugin enable echo here=yes",
+            "permissions": admin,
+        },
         {"user": "bob", "channel": "other", "text": "/echo back"},
         {"user": "bob", "text": "/plugin disable core", "permissions": admin},
     ):
@@ -114,8 +133,13 @@ async def test_permissions_and_enable_disable(make_app: AppFactory) -> None:
 
 async def test_rate_limits_per_user(make_app: AppFactory) -> None:
     app = await make_app(plugin_classes=[Echo], router={"user_rate": 2, "user_per_s": 60.0})
-    out = await run_jsonl(app, script(*[{"user": "ann", "text": f"/echo {i}"} for i in range(3)],
-                                      {"user": "bob", "text": "/echo bob"}))
+    out = await run_jsonl(
+        app,
+        script(
+            *[{"user": "ann", "text": f"/echo {i}"} for i in range(3)],
+            {"user": "bob", "text": "/echo bob"},
+        ),
+    )
     assert [o["text"] for o in out[:2]] == ["0", "1"]
     assert out[2]["kind"] == "notice" and "Slow down" in out[2]["text"]
     assert out[3]["text"] == "bob", "another user is not limited"
@@ -124,23 +148,33 @@ async def test_rate_limits_per_user(make_app: AppFactory) -> None:
 async def test_triggers_and_buttons(make_app: AppFactory) -> None:
     app = await make_app(plugin_classes=[Echo])
     Echo.heard.clear()
-    out = await run_jsonl(app, script(
-        {"user": "ann", "text": "just chatting"},
-        {"user": "ann", "text": "hey bot"},
-        {"user": "cy", "text": "/buttons"},
-    ))
+    out = await run_jsonl(
+        app,
+        script(
+            {"user": "ann", "text": "just chatting"},
+            {"user": "ann", "text": "hey bot"},
+            {"user": "cy", "text": "/buttons"},
+        ),
+    )
     assert Echo.heard == ["hey bot"], "wants_message filters before the trigger runs"
     assert out[0]["text"] == "hi ann"
     assert out[1]["buttons"] == [{"action_id": "echo:pressed:42", "label": "Press"}]
-    pressed = await run_jsonl(app, script({"user": "dee", "action": "echo:pressed:42"},
-                                          {"user": "dee", "action": "echo:nope:1"}))
+    pressed = await run_jsonl(
+        app,
+        script(
+            {"user": "dee", "action": "echo:pressed:42"}, {"user": "dee", "action": "echo:nope:1"}
+        ),
+    )
     assert pressed[0]["text"] == "dee pressed 42"
     assert pressed[1]["kind"] == "notice" and "no longer works" in pressed[1]["text"]
 
 
 async def test_output_is_scrubbed_of_mass_mentions(make_app: AppFactory) -> None:
     app = await make_app(plugin_classes=[Echo])
-    out = await run_jsonl(app, script({"text": "/echo @everyone look <@&123456789012345678> and <@234567890123456789>"}))
+    out = await run_jsonl(
+        app,
+        script({"text": "/echo @everyone look <@&123456789012345678> and <@234567890123456789>"}),
+    )
     text = out[0]["text"]
     assert "@everyone" not in text and "<@&123456789012345678>" not in text
     assert "<@234567890123456789>" not in text and "look" in text
@@ -152,14 +186,23 @@ async def test_overlong_message_is_refused_clearly(make_app: AppFactory) -> None
     assert out[0]["kind"] == "notice" and "too long" in out[0]["text"]
 
 
-async def test_ordinary_conversation_is_remembered_but_blocked_text_is_not(make_app: AppFactory) -> None:
+async def test_ordinary_conversation_is_remembered_but_blocked_text_is_not(
+    make_app: AppFactory,
+) -> None:
     app = await make_app(plugin_classes=[Echo])
-    await app.store.settings.set("moderation", "rules", {"custom_words": ["pineapple"]}, guild_id="console")
-    out = await run_jsonl(app, script(
-        {"user": "ann", "channel": "chat", "text": "the weather is lovely today"},
-        {"user": "bo", "channel": "chat", "text": "I hate pineapple on pizza"},
-        {"user": "ann", "channel": "chat", "text": "/echo commands are not conversation"},
-    ))
-    assert [o["text"] for o in out] == ["commands are not conversation"], "plain chat gets no answer"
+    await app.store.settings.set(
+        "moderation", "rules", {"custom_words": ["pineapple"]}, guild_id="console"
+    )
+    out = await run_jsonl(
+        app,
+        script(
+            {"user": "ann", "channel": "chat", "text": "the weather is lovely today"},
+            {"user": "bo", "channel": "chat", "text": "I hate pineapple on pizza"},
+            {"user": "ann", "channel": "chat", "text": "/echo commands are not conversation"},
+        ),
+    )
+    assert [o["text"] for o in out] == ["commands are not conversation"], (
+        "plain chat gets no answer"
+    )
     recent = await app.store.messages.recent("console:chat")
     assert [(m.author_name, m.text) for m in recent] == [("ann", "the weather is lovely today")]

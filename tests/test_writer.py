@@ -13,7 +13,6 @@ from tests.conftest import AppFactory
 PROMPT = "Once upon a time, there was a little girl named Lily. Every day, Lily"
 
 
-
 class Tell(Plugin):
     name = "tell"
     description = "Streams a continuation."
@@ -27,10 +26,14 @@ class Tell(Plugin):
 async def test_blocked_output_is_never_posted_and_is_audited(make_app: AppFactory) -> None:
     app = await make_app(plugin_classes=[Tell], moderation={"max_regen_attempts": 2})
     first = await run_jsonl(app, [json.dumps({"user": "ann", "text": "/tell"})])
-    words = sorted({w.strip(".,!?\"'").lower() for w in first[-1]["text"].split() if len(w) >= 4})[:3]
+    words = sorted({w.strip(".,!?\"'").lower() for w in first[-1]["text"].split() if len(w) >= 4})[
+        :3
+    ]
     assert words, first
     # Now this server forbids words the model wrote for exactly this (seeded) request.
-    await app.store.settings.set(RULES_NAMESPACE, RULES_KEY, {"custom_words": words}, guild_id="console")
+    await app.store.settings.set(
+        RULES_NAMESPACE, RULES_KEY, {"custom_words": words}, guild_id="console"
+    )
     out = await run_jsonl(app, [json.dumps({"user": "ann", "text": "/tell"}) for _ in range(2)])
     assert out, "every request gets an answer"
     for record in out:

@@ -62,8 +62,10 @@ def parse_line(raw: str, number: int) -> Incoming:
     try:
         data = json.loads(raw.removeprefix("\ufeff"))
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise ScriptError(f"line {number}: not valid JSON ({exc.__class__.__name__}); "
-                          'expected {"user": "...", "channel": "...", "text": "..."}') from None
+        raise ScriptError(
+            f"line {number}: not valid JSON ({exc.__class__.__name__}); "
+            'expected {"user": "...", "channel": "...", "text": "..."}'
+        ) from None
     if not isinstance(data, dict):
         raise ScriptError(f"line {number}: expected a JSON object, got {type(data).__name__}")
     user = data.get("user", DEFAULT_USER)
@@ -73,11 +75,11 @@ def parse_line(raw: str, number: int) -> Incoming:
     perms = data.get("permissions", [])
     for key, value in (("user", user), ("channel", channel), ("text", text)):
         if not isinstance(value, str):
-            raise ScriptError(f"line {number}: \"{key}\" must be a string")
+            raise ScriptError(f'line {number}: "{key}" must be a string')
     if action is not None and not isinstance(action, str):
         raise ScriptError(f'line {number}: "action" must be a string')
     if not user.strip() or not channel.strip():
-        raise ScriptError(f"line {number}: \"user\" and \"channel\" may not be empty")
+        raise ScriptError(f'line {number}: "user" and "channel" may not be empty')
     nsfw = data.get("nsfw", False)
     if not isinstance(nsfw, bool):
         raise ScriptError(f'line {number}: "nsfw" must be true or false')
@@ -86,14 +88,25 @@ def parse_line(raw: str, number: int) -> Incoming:
     try:
         permissions = frozenset(Permission(p) for p in perms)
     except ValueError:
-        raise ScriptError(f"line {number}: permissions may be {[p.value for p in Permission]}") from None
+        raise ScriptError(
+            f"line {number}: permissions may be {[p.value for p in Permission]}"
+        ) from None
     author = Author(id=_user_id(user), name=user.strip()[:80], permissions=permissions)
-    ref = ChannelRef(channel_id=channel.strip()[:100], guild_id=CONSOLE_GUILD, name=channel.strip()[:100],
-                     nsfw=nsfw)
+    ref = ChannelRef(
+        channel_id=channel.strip()[:100],
+        guild_id=CONSOLE_GUILD,
+        name=channel.strip()[:100],
+        nsfw=nsfw,
+    )
     message_id = f"in-{number}"
     if action:
-        return Incoming(channel=ref, author=author, kind=IncomingKind.ACTION, action_id=action,
-                        message_id=message_id)
+        return Incoming(
+            channel=ref,
+            author=author,
+            kind=IncomingKind.ACTION,
+            action_id=action,
+            message_id=message_id,
+        )
     return Incoming(channel=ref, author=author, text=text, message_id=message_id)
 
 
@@ -115,7 +128,9 @@ class RecordingResponder:
             "text": reply.text,
         }
         if reply.buttons:
-            record["buttons"] = [{"action_id": b.action_id, "label": b.label} for b in reply.buttons]
+            record["buttons"] = [
+                {"action_id": b.action_id, "label": b.label} for b in reply.buttons
+            ]
         if reply.attachments:
             record["attachments"] = [_attachment(a.filename, a.data) for a in reply.attachments]
         return record
@@ -140,8 +155,9 @@ def _attachment(filename: str, data: bytes) -> dict[str, str]:
         return {"filename": filename, "base64": base64.b64encode(data).decode("ascii")}
 
 
-async def run_jsonl(app: App, lines: Iterable[str] | AsyncIterator[str],
-                    emit: Emit | None = None) -> list[dict[str, Any]]:
+async def run_jsonl(
+    app: App, lines: Iterable[str] | AsyncIterator[str], emit: Emit | None = None
+) -> list[dict[str, Any]]:
     """Feed a script through the router; returns (and emits, if given) every output record."""
     records: list[dict[str, Any]] = []
 
@@ -163,7 +179,15 @@ async def run_jsonl(app: App, lines: Iterable[str] | AsyncIterator[str],
         try:
             incoming = parse_line(raw, number)
         except ScriptError as exc:
-            out({"channel": None, "reply_to": f"in-{number}", "kind": "error", "id": None, "text": str(exc)})
+            out(
+                {
+                    "channel": None,
+                    "reply_to": f"in-{number}",
+                    "kind": "error",
+                    "id": None,
+                    "text": str(exc),
+                }
+            )
             return
         queue = queues.get(incoming.channel.channel_id)
         if queue is None:
@@ -172,8 +196,15 @@ async def run_jsonl(app: App, lines: Iterable[str] | AsyncIterator[str],
         await queue.put(incoming)
 
     async def post_mod_log(channel_id: str, text: str) -> None:
-        out({"channel": channel_id, "reply_to": None, "kind": "mod-log", "id": None,
-             "text": neutralize_mentions(text)})
+        out(
+            {
+                "channel": channel_id,
+                "reply_to": None,
+                "kind": "mod-log",
+                "id": None,
+                "text": neutralize_mentions(text),
+            }
+        )
 
     previous, app.mod_log.poster = app.mod_log.poster, post_mod_log
     try:
@@ -230,8 +261,12 @@ class LiveResponder:
             body += "\n\n" + "  ".join(f"[{b.label}: {b.action_id}]" for b in reply.buttons)
         for a in reply.attachments:
             body += f"\n\n📎 {a.filename} ({len(a.data):,} bytes)"
-        return Panel(Markdown(body), title=title, title_align="left",
-                     border_style="yellow" if reply.ephemeral else "cyan")
+        return Panel(
+            Markdown(body),
+            title=title,
+            title_align="left",
+            border_style="yellow" if reply.ephemeral else "cyan",
+        )
 
     def finish(self) -> None:
         if self._live is not None:
@@ -266,7 +301,9 @@ Console commands: `/as NAME` speak as someone else · `/channel NAME` switch cha
 """
 
 
-async def run_interactive(app: App, *, user: str = DEFAULT_USER, channel: str = DEFAULT_CHANNEL) -> None:
+async def run_interactive(
+    app: App, *, user: str = DEFAULT_USER, channel: str = DEFAULT_CHANNEL
+) -> None:
     """A read-eval-print loop that behaves like one Discord channel."""
     from rich.console import Console
     from rich.markdown import Markdown
@@ -278,15 +315,23 @@ async def run_interactive(app: App, *, user: str = DEFAULT_USER, channel: str = 
         from rich.panel import Panel
         from rich.text import Text
 
-        console.print(Panel(Text(neutralize_mentions(text)), title=f"mod-log #{channel_id}",
-                            title_align="left", border_style="red"))
+        console.print(
+            Panel(
+                Text(neutralize_mentions(text)),
+                title=f"mod-log #{channel_id}",
+                title_align="left",
+                border_style="red",
+            )
+        )
 
     app.mod_log.poster = post_mod_log
     moderator = True
     number = 0
     while True:
         try:
-            line = await asyncio.to_thread(console.input, f"[bold green]{user}[/] in [bold]#{channel}[/]> ")
+            line = await asyncio.to_thread(
+                console.input, f"[bold green]{user}[/] in [bold]#{channel}[/]> "
+            )
         except (EOFError, KeyboardInterrupt):
             console.print()
             return
@@ -308,8 +353,13 @@ async def run_interactive(app: App, *, user: str = DEFAULT_USER, channel: str = 
         author = Author(id=_user_id(user), name=user, permissions=perms)
         ref = ChannelRef(channel_id=channel, guild_id=CONSOLE_GUILD, name=channel)
         if stripped.startswith("/press "):
-            incoming = Incoming(channel=ref, author=author, kind=IncomingKind.ACTION,
-                                action_id=stripped[7:].strip(), message_id=f"in-{number}")
+            incoming = Incoming(
+                channel=ref,
+                author=author,
+                kind=IncomingKind.ACTION,
+                action_id=stripped[7:].strip(),
+                message_id=f"in-{number}",
+            )
         else:
             incoming = Incoming(channel=ref, author=author, text=line, message_id=f"in-{number}")
         responder = LiveResponder(console, incoming)

@@ -120,7 +120,6 @@ class StoreRulesProvider:
         await self._settings.update(RULES_NAMESPACE, RULES_KEY, apply, guild_id=guild_id)
         return found[0], found[1]
 
-
     async def reset(self, guild_id: str) -> None:
         """Forget the stored rules (readable or not): the defaults apply again."""
         await self._settings.set(RULES_NAMESPACE, RULES_KEY, {}, guild_id=guild_id)

@@ -110,8 +110,14 @@ class HeadlinePlugin(Plugin):
     ) -> str:
         """Show the effective preset, or change one value for this server."""
         return await presets.preset_command(
-            self.context.store.settings, self.name, self.settings.sampling, setting, value,
-            guild_id=call.channel.guild_id, usage=PRESET_USAGE, label="Headline",
+            self.context.store.settings,
+            self.name,
+            self.settings.sampling,
+            setting,
+            value,
+            guild_id=call.channel.guild_id,
+            usage=PRESET_USAGE,
+            label="Headline",
         )
 
     # -- the work -------------------------------------------------------------------------

@@ -116,8 +116,14 @@ class PoemPlugin(Plugin):
     ) -> str:
         """Show the effective preset, or change one value for this server."""
         return await presets.preset_command(
-            self.context.store.settings, self.name, self.settings.sampling, setting, value,
-            guild_id=call.channel.guild_id, usage=PRESET_USAGE, label="Poem",
+            self.context.store.settings,
+            self.name,
+            self.settings.sampling,
+            setting,
+            value,
+            guild_id=call.channel.guild_id,
+            usage=PRESET_USAGE,
+            label="Poem",
         )
 
     # -- helpers --------------------------------------------------------------------------

@@ -149,7 +149,9 @@ async def preset_command(
     """The body of a ``/<plugin>-preset [setting] [value|reset]`` command: show the effective
     preset, or change one value for this server."""
     if setting and value:
-        return await update(settings, namespace, base, setting, value, guild_id=guild_id, usage=usage)
+        return await update(
+            settings, namespace, base, setting, value, guild_id=guild_id, usage=usage
+        )
     if setting:
         raise UsageError("Give a value too (or `reset`).", usage=usage)
     current = await effective_preset(settings, namespace, base, guild_id, None)

@@ -176,9 +176,9 @@ class ScopedSettings:
         """Insert ``row`` unless its key exists, so there is always a row to lock."""
         module: Any = sqlite if conn.dialect.name == "sqlite" else postgresql
         await conn.execute(
-            module.insert(scoped_settings).values(**row).on_conflict_do_nothing(
-                index_elements=list(_KEYS)
-            )
+            module.insert(scoped_settings)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=list(_KEYS))
         )
 
     async def clear(

@@ -8,7 +8,9 @@ from bot.adapters.console import run_jsonl
 from tests.conftest import AppFactory
 
 
-async def test_malformed_lines_get_error_records_and_the_session_goes_on(make_app: AppFactory) -> None:
+async def test_malformed_lines_get_error_records_and_the_session_goes_on(
+    make_app: AppFactory,
+) -> None:
     from storyloom_dice import DicePlugin
 
     app = await make_app(plugin_classes=[DicePlugin])
@@ -31,13 +33,22 @@ async def test_malformed_lines_get_error_records_and_the_session_goes_on(make_ap
     assert "may not be empty" in errors[3]["text"] and "permissions may be" in errors[4]["text"]
     assert "longer than" in errors[6]["text"]
     rolled = [o for o in out if o["kind"] == "message"]
-    assert len(rolled) == 1 and rolled[0]["reply_to"] == "in-9" and "ann rolled 2d6" in rolled[0]["text"]
+    assert (
+        len(rolled) == 1
+        and rolled[0]["reply_to"] == "in-9"
+        and "ann rolled 2d6" in rolled[0]["text"]
+    )
 
 
 async def test_third_party_plugin_found_through_its_entry_point(app) -> None:
     assert "dice" in app.registry.plugins, [f.reason for f in app.registry.failures]
-    out = await run_jsonl(app, [json.dumps({"user": "zoe", "text": "/roll 3 20"}),
-                                json.dumps({"user": "zoe", "text": "/roll 0"})])
+    out = await run_jsonl(
+        app,
+        [
+            json.dumps({"user": "zoe", "text": "/roll 3 20"}),
+            json.dumps({"user": "zoe", "text": "/roll 0"}),
+        ],
+    )
     assert "zoe rolled 3d20" in out[0]["text"]
     total = int(out[0]["text"].split("**")[1])
     assert 3 <= total <= 60
@@ -48,7 +59,10 @@ async def test_channels_are_independent_and_in_order(make_app: AppFactory) -> No
     from storyloom_dice import DicePlugin
 
     app = await make_app(plugin_classes=[DicePlugin])
-    lines = [json.dumps({"user": "a", "channel": f"c{i % 3}", "text": f"/roll {1 + i}"}) for i in range(9)]
+    lines = [
+        json.dumps({"user": "a", "channel": f"c{i % 3}", "text": f"/roll {1 + i}"})
+        for i in range(9)
+    ]
     out = await run_jsonl(app, lines)
     assert sorted(o["reply_to"] for o in out) == sorted(f"in-{i}" for i in range(1, 10))
     for channel in ("c0", "c1", "c2"):

@@ -30,8 +30,10 @@ from bot.moderation.transformer_classifier import (
         ("lol 😂😂 😂 ok", "lol face with tears of joy ok"),  # a run reads once
         ("🖕🏽 off", "reversed hand with middle finger extended off"),  # skin tone dropped
         ("🔥🤬", "fire serious face with symbols covering mouth"),
-        ("café ☕ and 😂 then 😂", "café hot beverage and face with tears of joy then face with "
-         "tears of joy"),
+        (
+            "café ☕ and 😂 then 😂",
+            "café hot beverage and face with tears of joy then face with tears of joy",
+        ),
     ],
 )
 def test_emoji_are_spelled_out_for_the_wordpiece_vocabulary(text: str, expected: str) -> None:

@@ -35,7 +35,10 @@ def test_strip_speaker_tags_cuts_at_fake_player_lines() -> None:
     inline = "The sun rose. Alice: I want to go home!"
     assert tc.strip_speaker_tags(inline, ["Alice"]) == "The sun rose."
     # the bot's own label is dropped, not cut
-    assert tc.strip_speaker_tags("Narrator: The end came.", [], own_labels=["Narrator"]) == "The end came."
+    assert (
+        tc.strip_speaker_tags("Narrator: The end came.", [], own_labels=["Narrator"])
+        == "The end came."
+    )
     # only known names when any_label is off
     assert tc.strip_speaker_tags("Note: hi\nmore", [], any_label=False) == "Note: hi\nmore"
 
@@ -83,11 +86,13 @@ def test_clean_continuation_pipeline() -> None:
         "Narrator: Lily went to the big park with her dog. The dog ran after a red ball. "
         "It was happy.\nBob: Can I play too?\nThe end"
     )
-    out = tc.clean_continuation(raw, prompt=prompt, player_names=["Alice", "Bob"],
-                                own_labels=["Narrator"])
+    out = tc.clean_continuation(
+        raw, prompt=prompt, player_names=["Alice", "Bob"], own_labels=["Narrator"]
+    )
     assert out == "The dog ran after a red ball. It was happy."
-    allowed = tc.clean_continuation("They met Bob.\nBob: Hi there friend.", player_names=["Bob"],
-                                    allow_player_voice=True)
+    allowed = tc.clean_continuation(
+        "They met Bob.\nBob: Hi there friend.", player_names=["Bob"], allow_player_voice=True
+    )
     assert allowed == "They met Bob.\nBob: Hi there friend."
     # nothing finished and only a few words: nothing usable
     assert tc.clean_continuation("and the", prompt="x") == ""
@@ -103,7 +108,9 @@ def test_balance_quotes() -> None:
     assert tc.balance_quotes('She said "hi" twice.') == 'She said "hi" twice.'
     assert tc.balance_quotes("“Run!") == "“Run!”"
     assert tc.balance_quotes('"Can you see?”') == '"Can you see?”'  # mixed styles, closed
-    assert tc.clean_continuation('"Hello, and the story. She are so it') == '"Hello, and the story."'
+    assert (
+        tc.clean_continuation('"Hello, and the story. She are so it') == '"Hello, and the story."'
+    )
 
 
 def test_join_broken_lines_keeps_paragraphs_and_sentence_breaks() -> None:

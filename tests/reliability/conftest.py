@@ -18,8 +18,14 @@ from bot.router import INTERNAL_ERROR
 from tests.conftest import AppFactory, merge_settings
 
 FAST_PLUGINS: dict[str, dict[str, Any]] = {
-    "story": {"max_new_tokens": 8, "recap_max_new_tokens": 8, "seed": 7,
-              "auto_continue_every": 0, "generation_deadline_s": 60.0, "active_cache_s": 0.0},
+    "story": {
+        "max_new_tokens": 8,
+        "recap_max_new_tokens": 8,
+        "seed": 7,
+        "auto_continue_every": 0,
+        "generation_deadline_s": 60.0,
+        "active_cache_s": 0.0,
+    },
     "poem": {"candidates": 1, "max_attempts": 1, "examples": 0},
     "headline": {"max_new_tokens": 12, "candidates": 2, "subheadline": False},
 }
@@ -113,7 +119,6 @@ def by_reply(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]
     for r in records:
         out.setdefault(str(r.get("reply_to")), []).append(r)
     return out
-
 
 
 def is_plain_chat(raw: str | bytes) -> bool:

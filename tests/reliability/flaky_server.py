@@ -17,9 +17,13 @@ import socket
 class FlakySSEServer:
     """``async with FlakySSEServer() as url:`` gives ``http://127.0.0.1:PORT/v1``."""
 
-    def __init__(self, *, drop_first: int = 1, chunks_before_drop: int = 2,
-                 words: tuple[str, ...] = ("The", " owl", " smiled", " and", " flew", " home", ".")
-                 ) -> None:
+    def __init__(
+        self,
+        *,
+        drop_first: int = 1,
+        chunks_before_drop: int = 2,
+        words: tuple[str, ...] = ("The", " owl", " smiled", " and", " flew", " home", "."),
+    ) -> None:
         self.drop_first = drop_first
         self.chunks_before_drop = chunks_before_drop
         self.words = words
@@ -50,8 +54,10 @@ class FlakySSEServer:
             body = json.loads(await reader.readexactly(length)) if length else {}
             self.requests.append(body)
             chat = b"/chat/completions" in head.split(b"\r\n", 1)[0]
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                         b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
             drop = len(self.requests) <= self.drop_first
             words = self.words[: self.chunks_before_drop] if drop else self.words
             for word in words:
@@ -67,8 +73,13 @@ class FlakySSEServer:
                 self.dropped += 1
                 writer.transport.abort()  # mid-body: no final chunk, no [DONE]
                 return
-            self._chunk(writer, {"id": "x", "choices": [{"index": 0, "text": "", "delta": {},
-                                                        "finish_reason": "stop"}]})
+            self._chunk(
+                writer,
+                {
+                    "id": "x",
+                    "choices": [{"index": 0, "text": "", "delta": {}, "finish_reason": "stop"}],
+                },
+            )
             writer.write(_frame(b"data: [DONE]\n\n") + b"0\r\n\r\n")
             await writer.drain()
             writer.close()

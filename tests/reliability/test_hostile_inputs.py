@@ -38,12 +38,15 @@ NOTE = "Gentle and calm."
 
 
 async def _alice_story(app: App, channel: str = CHANNEL) -> Story:
-    out = await run_jsonl(app, [
-        line("/story start A fox and a silver key", channel=channel),
-        line(f"/story memory {MEMORY}", channel=channel),
-        line(f"/story note {NOTE}", channel=channel),
-        *(line(f"/story add {t}", channel=channel) for t in ALICE_TURNS),
-    ])
+    out = await run_jsonl(
+        app,
+        [
+            line("/story start A fox and a silver key", channel=channel),
+            line(f"/story memory {MEMORY}", channel=channel),
+            line(f"/story note {NOTE}", channel=channel),
+            *(line(f"/story add {t}", channel=channel) for t in ALICE_TURNS),
+        ],
+    )
     assert problems(out) == [], out
     story = await app.store.stories.get_active(ChannelRef(channel, CONSOLE_GUILD))
     assert story is not None and story.memory == MEMORY
@@ -54,7 +57,12 @@ async def _unchanged(app: App, story: Story) -> None:
     """Alice's turns, the memory, note, title and status are exactly as before."""
     now = await app.store.stories.get(story.id, story.channel_key)
     assert (now.memory, now.author_note, now.title, now.premise, now.status) == (
-        story.memory, story.author_note, story.title, story.premise, story.status)
+        story.memory,
+        story.author_note,
+        story.title,
+        story.premise,
+        story.status,
+    )
     turns = await app.store.turns.all(story.id, include_removed=True)
     alice = [(t.text, t.removed) for t in turns if t.author_id == "u-alice"]
     assert alice == [(t, False) for t in ALICE_TURNS], alice
@@ -96,14 +104,32 @@ async def test_hostile_moderator_cannot_crash_admin_commands(fast_app: App) -> N
     lines: list[str] = []
     for case in corpus():
         for spec in admin:
-            lines.append(line(f"/{spec.path} {case.text}", user="root", channel="mods",
-                              permissions=["manage_guild"]))
+            lines.append(
+                line(
+                    f"/{spec.path} {case.text}",
+                    user="root",
+                    channel="mods",
+                    permissions=["manage_guild"],
+                )
+            )
     numeric = ("-1", "0", "99999999999999999999", "nan", "inf", "-inf", "1e309", "1_000", "0x10")
-    for key in ("auto_continue_every", "turn_timeout_s", "vote_window_s", "temperature",
-                "max_new_tokens", "sampling_preset"):
+    for key in (
+        "auto_continue_every",
+        "turn_timeout_s",
+        "vote_window_s",
+        "temperature",
+        "max_new_tokens",
+        "sampling_preset",
+    ):
         for value in numeric:
-            lines.append(line(f"/story settings {key} {value}", user="root", channel="mods",
-                              permissions=["manage_guild"]))
+            lines.append(
+                line(
+                    f"/story settings {key} {value}",
+                    user="root",
+                    channel="mods",
+                    permissions=["manage_guild"],
+                )
+            )
     out = await run_jsonl(app, lines)
     assert problems(out) == [], problems(out)[:8]
     # the story plugin is still on and the stored guild settings are sane
@@ -119,10 +145,19 @@ async def test_oversized_and_negative_numbers_get_usage_errors(fast_app: App) ->
     story = await _alice_story(app, channel="nums")
     big = "99999999999999999999"
     cases = [
-        f"/story export md {big}", f"/story export json -{big}", f"/story export story={big}",
-        f"/story lore remove {big}", "/story lore remove -1", "/story lore remove 0",
-        f"/story swipe {big}", "/story swipe -5", f"/story vote {big}", "/story vote -1",
-        "/story vote 0", f"/story export md {'9' * 5000}", "/story swipe 1e3",
+        f"/story export md {big}",
+        f"/story export json -{big}",
+        f"/story export story={big}",
+        f"/story lore remove {big}",
+        "/story lore remove -1",
+        "/story lore remove 0",
+        f"/story swipe {big}",
+        "/story swipe -5",
+        f"/story vote {big}",
+        "/story vote -1",
+        "/story vote 0",
+        f"/story export md {'9' * 5000}",
+        "/story swipe 1e3",
         f"/story start mode=round-robin title={'t' * 500} a premise",
     ]
     out = await run_jsonl(app, [line(c, user="mallory", channel="nums") for c in cases])
@@ -138,15 +173,22 @@ async def test_raw_mentions_are_never_posted(fast_app: App) -> None:
     mentions = [c for c in corpus() if c.category == "mention"]
     script = [line("/story start @everyone <@&987654321098765432> the ping story", channel="m")]
     for case in mentions:
-        script += [line(f"/story add {case.text}", user="mallory", channel="m"),
-                   line(f"/story memory {case.text}", channel="m"),
-                   line(f"/story title {case.text}", channel="m"),
-                   line(f"/story lore dragon {case.text}", channel="m"),
-                   line(f"/headline {case.text}", user="mallory", channel="m")]
-    script += [line("/story show", channel="m"), line("/story changes", channel="m"),
-               line("/story lore list", channel="m"), line("/story list", channel="m"),
-               line("/story recap", channel="m"), line("/story continue", channel="m"),
-               line("/story end", channel="m")]
+        script += [
+            line(f"/story add {case.text}", user="mallory", channel="m"),
+            line(f"/story memory {case.text}", channel="m"),
+            line(f"/story title {case.text}", channel="m"),
+            line(f"/story lore dragon {case.text}", channel="m"),
+            line(f"/headline {case.text}", user="mallory", channel="m"),
+        ]
+    script += [
+        line("/story show", channel="m"),
+        line("/story changes", channel="m"),
+        line("/story lore list", channel="m"),
+        line("/story list", channel="m"),
+        line("/story recap", channel="m"),
+        line("/story continue", channel="m"),
+        line("/story end", channel="m"),
+    ]
     out = await run_jsonl(app, script)
     assert problems(out) == [], problems(out)[:8]
     assert any(r["kind"] == "message" for r in out)
@@ -155,16 +197,41 @@ async def test_raw_mentions_are_never_posted(fast_app: App) -> None:
 # -- straight into the router: structured options and buttons ------------------------------------
 
 HOSTILE_VALUES: tuple[object, ...] = (
-    "", " ", "\x00", "\ud800", "@everyone", "<@&1>", -1, 0, 2**63, -(2**63) - 1, 10**30,
-    float("nan"), float("inf"), -0.0, 1e309, True, None, [], ["a"], {"x": 1}, "9" * 5000,
-    "x" * 100_000, "‮gnp.exe",
+    "",
+    " ",
+    "\x00",
+    "\ud800",
+    "@everyone",
+    "<@&1>",
+    -1,
+    0,
+    2**63,
+    -(2**63) - 1,
+    10**30,
+    float("nan"),
+    float("inf"),
+    -0.0,
+    1e309,
+    True,
+    None,
+    [],
+    ["a"],
+    {"x": 1},
+    "9" * 5000,
+    "x" * 100_000,
+    "‮gnp.exe",
 )
 
 
 def _slash(spec: CommandSpec, options: dict[str, object], author: Author, n: int) -> Incoming:
-    return Incoming(channel=ChannelRef("router", CONSOLE_GUILD, name="router"), author=author,
-                    kind=IncomingKind.COMMAND, command=spec.path, options=options,
-                    message_id=f"slash-{n}")
+    return Incoming(
+        channel=ChannelRef("router", CONSOLE_GUILD, name="router"),
+        author=author,
+        kind=IncomingKind.COMMAND,
+        command=spec.path,
+        options=options,
+        message_id=f"slash-{n}",
+    )
 
 
 async def test_structured_options_straight_into_the_router(fast_app: App) -> None:
@@ -186,8 +253,13 @@ async def test_structured_options_straight_into_the_router(fast_app: App) -> Non
     # unknown commands and empty command paths
     for path in ("", " ", "story", "story frobnicate", "nope", "story add add add", "\x00"):
         n += 1
-        incoming = Incoming(channel=ChannelRef("router", CONSOLE_GUILD), author=authors[0],
-                            kind=IncomingKind.COMMAND, command=path, message_id=f"slash-{n}")
+        incoming = Incoming(
+            channel=ChannelRef("router", CONSOLE_GUILD),
+            author=authors[0],
+            kind=IncomingKind.COMMAND,
+            command=path,
+            message_id=f"slash-{n}",
+        )
         await app.router.handle(incoming, RecordingResponder(incoming, records.append))
     assert n > 500
     found = problems(records)
@@ -201,13 +273,23 @@ async def test_tampered_button_ids(fast_app: App) -> None:
     turns = await app.store.turns.all(story.id)
     ids = list(ACTION_IDS)
     for turn in turns:
-        ids += [f"story:undo:{turn.id}", f"story:retry:{turn.id}", f"story:swipe:{turn.id}:2",
-                f"story:swipe:{turn.id}:-1", f"story:vote:{turn.id}:1"]
+        ids += [
+            f"story:undo:{turn.id}",
+            f"story:retry:{turn.id}",
+            f"story:swipe:{turn.id}:2",
+            f"story:swipe:{turn.id}:-1",
+            f"story:vote:{turn.id}:1",
+        ]
     records: list[dict[str, Any]] = []
     mallory = Author("u-mallory", "mallory")
     for n, action_id in enumerate(ids):
-        incoming = Incoming(channel=ChannelRef("buttons", CONSOLE_GUILD), author=mallory,
-                            kind=IncomingKind.ACTION, action_id=action_id, message_id=f"b-{n}")
+        incoming = Incoming(
+            channel=ChannelRef("buttons", CONSOLE_GUILD),
+            author=mallory,
+            kind=IncomingKind.ACTION,
+            action_id=action_id,
+            message_id=f"b-{n}",
+        )
         await app.router.handle(incoming, RecordingResponder(incoming, records.append))
     assert problems(records) == [], problems(records)[:8]
     await _unchanged(app, story)
@@ -225,8 +307,9 @@ async def test_injected_author_tags_do_not_speak_for_others_in_the_prompt(fast_a
     story = await _alice_story(app, channel="inject")
     injections = [c for c in corpus() if c.category == "injection"]
     for case in injections:
-        out = await run_jsonl(app, [line(f"/story add {case.text}", user="mallory",
-                                         channel="inject")])
+        out = await run_jsonl(
+            app, [line(f"/story add {case.text}", user="mallory", channel="inject")]
+        )
         assert problems(out) == [], out
     plugin: Any = app.registry.plugins["story"]
     story = await app.store.stories.get(story.id, story.channel_key)
@@ -242,8 +325,8 @@ async def test_injected_author_tags_do_not_speak_for_others_in_the_prompt(fast_a
         if match and match.group(1).strip().lower() in SPOOFED and text_line.strip() not in legit:
             spoofed.append(text_line)
     assert spoofed == [], (
-        "a player's turn puts lines in the prompt that read as another speaker's: "
-        f"{spoofed[:5]}")
+        f"a player's turn puts lines in the prompt that read as another speaker's: {spoofed[:5]}"
+    )
     assert built.text.count("[Author's note:") <= 1, "a turn fakes an author's note in the prompt"
     assert "[Memory:" not in built.text, "a turn fakes a memory block in the prompt"
     await _unchanged(app, story)
@@ -260,8 +343,13 @@ async def test_a_blocked_message_is_refused_stored_nowhere_and_audited(fast_app:
     story = await _alice_story(app, channel="audit")
     cases = [json.loads(raw) for raw in BLOCKED_CASES.read_text(encoding="utf-8").splitlines()]
     offensive = next(c["text"] for c in cases if c["expected"] == "block")
-    out = await run_jsonl(app, [line(offensive, user="mallory", channel="audit"),
-                                line(f"/story add {offensive}", user="mallory", channel="audit")])
+    out = await run_jsonl(
+        app,
+        [
+            line(offensive, user="mallory", channel="audit"),
+            line(f"/story add {offensive}", user="mallory", channel="audit"),
+        ],
+    )
     assert problems(out) == [], out
     assert [r["kind"] for r in out] == ["notice", "notice"], out
     assert all(offensive not in r["text"] for r in out), "a refusal quoted the offending text"
@@ -284,10 +372,17 @@ async def test_nul_bytes_and_huge_ids_on_postgresql(make_fast_app: Any) -> None:
     try:
         app = await make_fast_app(storage={"url": PG_URL, "pg_schema": schema})
         story = await _alice_story(app, channel="pg")
-        cases = ["/story add Once\x00upon a time", "Once\x00upon a plain message",
-                 "/story memory nul\x00here", "/story title \x00", "/story lore k\x00 v\x00",
-                 "/story export md 9223372036854775808", "/story lore remove 9223372036854775808",
-                 "/story add " + CONTROL_CHARS, "/story add \ud800 lone surrogate"]
+        cases = [
+            "/story add Once\x00upon a time",
+            "Once\x00upon a plain message",
+            "/story memory nul\x00here",
+            "/story title \x00",
+            "/story lore k\x00 v\x00",
+            "/story export md 9223372036854775808",
+            "/story lore remove 9223372036854775808",
+            "/story add " + CONTROL_CHARS,
+            "/story add \ud800 lone surrogate",
+        ]
         out = await run_jsonl(app, [line(c, channel="pg") for c in cases])
         assert problems(out) == [], problems(out)
         await run_jsonl(app, [line("/story add The fox smiled.", channel="pg")])

@@ -39,20 +39,38 @@ class Transcript:
 
     async def say(self, channel: ChannelRef, author: Author, text: str) -> list[dict[str, Any]]:
         self._n += 1
-        return await self._handle(Incoming(channel=channel, author=author, text=text,
-                                           message_id=f"m-{self._n}"))
+        return await self._handle(
+            Incoming(channel=channel, author=author, text=text, message_id=f"m-{self._n}")
+        )
 
-    async def press(self, channel: ChannelRef, author: Author, action_id: str) -> list[dict[str, Any]]:
+    async def press(
+        self, channel: ChannelRef, author: Author, action_id: str
+    ) -> list[dict[str, Any]]:
         self._n += 1
-        return await self._handle(Incoming(channel=channel, author=author, kind=IncomingKind.ACTION,
-                                           action_id=action_id, message_id=f"b-{self._n}"))
+        return await self._handle(
+            Incoming(
+                channel=channel,
+                author=author,
+                kind=IncomingKind.ACTION,
+                action_id=action_id,
+                message_id=f"b-{self._n}",
+            )
+        )
 
-    async def slash(self, channel: ChannelRef, author: Author, command: str,
-                    **options: object) -> list[dict[str, Any]]:
+    async def slash(
+        self, channel: ChannelRef, author: Author, command: str, **options: object
+    ) -> list[dict[str, Any]]:
         self._n += 1
-        return await self._handle(Incoming(channel=channel, author=author, kind=IncomingKind.COMMAND,
-                                           command=command, options=options,
-                                           message_id=f"s-{self._n}"))
+        return await self._handle(
+            Incoming(
+                channel=channel,
+                author=author,
+                kind=IncomingKind.COMMAND,
+                command=command,
+                options=options,
+                message_id=f"s-{self._n}",
+            )
+        )
 
     async def _handle(self, incoming: Incoming) -> list[dict[str, Any]]:
         mine: list[dict[str, Any]] = []
@@ -70,10 +88,12 @@ def _everything(records: list[dict[str, Any]]) -> str:
 
 
 async def _home_story(t: Transcript) -> Story:
-    for text in ("/story start A fox hides a treasure",
-                 f"/story add The secret word is {SECRET}, said the fox.",
-                 f"/story memory The treasure's password is {SECRET}.",
-                 f"/story lore treasure The treasure lies under the {SECRET} stone."):
+    for text in (
+        "/story start A fox hides a treasure",
+        f"/story add The secret word is {SECRET}, said the fox.",
+        f"/story memory The treasure's password is {SECRET}.",
+        f"/story lore treasure The treasure lies under the {SECRET} stone.",
+    ):
         out = await t.say(HOME, ALICE, text)
         assert problems(out) == [], out
     out = await t.say(HOME, ALICE, "/story continue")
@@ -88,9 +108,16 @@ async def _snapshot(app: App, story: Story) -> tuple[Any, ...]:
     turns = await app.store.turns.all(story.id, include_removed=True)
     lore = await app.store.lore.all(story.id)
     alts = [await app.store.alternatives.all(story.id, t.id) for t in turns]
-    return (now.memory, now.author_note, now.title, now.status, now.state_version,
-            [(t.id, t.text, t.removed) for t in turns], [(e.id, e.text) for e in lore],
-            [[(a.id, a.selected) for a in group] for group in alts])
+    return (
+        now.memory,
+        now.author_note,
+        now.title,
+        now.status,
+        now.state_version,
+        [(t.id, t.text, t.removed) for t in turns],
+        [(e.id, e.text) for e in lore],
+        [[(a.id, a.selected) for a in group] for group in alts],
+    )
 
 
 async def test_a_story_id_from_elsewhere_cannot_be_read_exported_or_changed(fast_app: App) -> None:
@@ -104,18 +131,39 @@ async def test_a_story_id_from_elsewhere_cannot_be_read_exported_or_changed(fast
     probes: list[list[dict[str, Any]]] = []
     for where in (SAME_GUILD, OTHER_GUILD, DM):
         for who in (MALLORY, MALLORY_MOD):
-            for text in (f"/story export md {sid}", f"/story export json {sid}",
-                         f"/story export story={sid}", f"/story export format=json story={sid}",
-                         f"/story lore remove {lore[0].id}", "/story lore list", "/story show",
-                         "/story recap", "/story list", "/story changes", "/story undo",
-                         "/story retry", "/story swipe 1", "/story vote 1", "/story edit hacked",
-                         "/story end", "/story memory hacked", "/story note hacked",
-                         "/headline", "/poem haiku", "/story continue"):
+            for text in (
+                f"/story export md {sid}",
+                f"/story export json {sid}",
+                f"/story export story={sid}",
+                f"/story export format=json story={sid}",
+                f"/story lore remove {lore[0].id}",
+                "/story lore list",
+                "/story show",
+                "/story recap",
+                "/story list",
+                "/story changes",
+                "/story undo",
+                "/story retry",
+                "/story swipe 1",
+                "/story vote 1",
+                "/story edit hacked",
+                "/story end",
+                "/story memory hacked",
+                "/story note hacked",
+                "/headline",
+                "/poem haiku",
+                "/story continue",
+            ):
                 probes.append(await t.say(where, who, text))
             probes.append(await t.slash(where, who, "story export", format="json", story=sid))
             for turn in turns:
-                for action_id in (f"story:undo:{turn.id}", f"story:retry:{turn.id}",
-                                  f"story:swipe:{turn.id}:1", "story:vote:1:1", "story:continue:"):
+                for action_id in (
+                    f"story:undo:{turn.id}",
+                    f"story:retry:{turn.id}",
+                    f"story:swipe:{turn.id}:1",
+                    "story:vote:1:1",
+                    "story:continue:",
+                ):
                     probes.append(await t.press(where, who, action_id))
     leaked = [r for group in probes for r in group if SECRET in json.dumps(r, ensure_ascii=False)]
     assert leaked == [], f"the home story leaked into another channel: {leaked[:3]}"
@@ -146,10 +194,15 @@ async def test_one_channels_story_never_reaches_another_channels_prompt(fast_app
         t = Transcript(app)
         await _home_story(t)
         for where in (SAME_GUILD, OTHER_GUILD):
-            for text in ("/story start A robot learns to paint",
-                         "/story add The robot dipped its brush in blue paint.",
-                         "/story continue", "/story recap", "/headline", "/poem haiku",
-                         "/story retry"):
+            for text in (
+                "/story start A robot learns to paint",
+                "/story add The robot dipped its brush in blue paint.",
+                "/story continue",
+                "/story recap",
+                "/headline",
+                "/poem haiku",
+                "/story retry",
+            ):
                 out = await t.say(where, MALLORY, text)
                 assert problems(out) == [], out
     finally:
@@ -197,14 +250,16 @@ async def test_every_admin_command_refuses_callers_without_the_permission(fast_a
             assert "permission" in out[0]["text"].lower(), (action, out)
     # refusals changed nothing: every plugin is still on, no guild setting was written
     for name in app.registry.plugins:
-        assert await app.store.settings.is_plugin_enabled(name, OTHER_GUILD.guild_id,
-                                                          OTHER_GUILD.channel_id)
+        assert await app.store.settings.is_plugin_enabled(
+            name, OTHER_GUILD.guild_id, OTHER_GUILD.channel_id
+        )
     assert problems(t.records) == []
     # with the permission the same commands work (the refusal above was the permission check)
     ok = await t.say(OTHER_GUILD, MALLORY_MOD, "/plugin disable headline")
     assert ok and "permission" not in ok[0]["text"].lower(), ok
-    assert not await app.store.settings.is_plugin_enabled("headline", OTHER_GUILD.guild_id,
-                                                          OTHER_GUILD.channel_id)
+    assert not await app.store.settings.is_plugin_enabled(
+        "headline", OTHER_GUILD.guild_id, OTHER_GUILD.channel_id
+    )
 
 
 async def test_only_the_starter_or_a_moderator_steers_a_story(fast_app: App) -> None:
@@ -213,14 +268,24 @@ async def test_only_the_starter_or_a_moderator_steers_a_story(fast_app: App) -> 
     story = await _home_story(t)
     before = await _snapshot(app, story)
     lore = await app.store.lore.all(story.id)
-    for text in ("/story memory I rule now", "/story note be mean", "/story title Mine",
-                 "/story lore fox The fox is evil.", f"/story lore remove {lore[0].id}",
-                 "/story end", "/story undo", "/story memory clear"):
+    for text in (
+        "/story memory I rule now",
+        "/story note be mean",
+        "/story title Mine",
+        "/story lore fox The fox is evil.",
+        f"/story lore remove {lore[0].id}",
+        "/story end",
+        "/story undo",
+        "/story memory clear",
+    ):
         out = await t.say(HOME, MALLORY, text)
         assert out and out[0]["kind"] == "notice", (text, out)
     assert await _snapshot(app, story) == before
-    out = await t.say(HOME, Author("u-mod", "Mod", permissions=frozenset({Permission.MANAGE_MESSAGES})),
-                      "/story title The Fox's Treasure")
+    out = await t.say(
+        HOME,
+        Author("u-mod", "Mod", permissions=frozenset({Permission.MANAGE_MESSAGES})),
+        "/story title The Fox's Treasure",
+    )
     assert out and out[0]["kind"] == "message", out
     assert (await app.store.stories.get_any(story.id)).title == "The Fox's Treasure"
     assert problems(t.records) == []

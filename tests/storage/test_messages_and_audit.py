@@ -76,16 +76,21 @@ async def test_recent_messages_stay_bounded_when_pruned_in_batches(store: Store)
 
     store.messages.cap = 20  # pruned once per 2 appends to a channel
     for start in range(0, 60, 6):  # concurrent appends share a transaction
-        await asyncio.gather(*(
-            store.messages.append(GUILD_A_CH1, author_id="1", author_name="A", text=f"m{i}")
-            for i in range(start, start + 6)
-        ))
+        await asyncio.gather(
+            *(
+                store.messages.append(GUILD_A_CH1, author_id="1", author_name="A", text=f"m{i}")
+                for i in range(start, start + 6)
+            )
+        )
     recent = await store.messages.recent(GUILD_A_CH1)
     assert [m.text for m in recent] == [f"m{i}" for i in range(40, 60)]
     assert [m.id for m in recent] == sorted(m.id for m in recent)
     async with store.db.read() as conn:
-        rows = (await conn.execute(
-            select(func.count()).select_from(channel_messages)
-            .where(channel_messages.c.channel_key == GUILD_A_CH1.key)
-        )).scalar_one()
+        rows = (
+            await conn.execute(
+                select(func.count())
+                .select_from(channel_messages)
+                .where(channel_messages.c.channel_key == GUILD_A_CH1.key)
+            )
+        ).scalar_one()
     assert 20 <= rows <= 20 + 2

@@ -187,25 +187,48 @@ async def test_a_refused_turn_does_not_fail_the_rest_of_its_batch(store: Store) 
 async def test_a_turn_and_its_state_change_commit_together_or_not_at_all(store: Store) -> None:
     story = await store.stories.create(GUILD_A_CH1, ALICE, state={"since_bot": 0})
     first = await store.turns.add(
-        story.id, author_id=ALICE.id, author_name="Alice", kind=TurnKind.PLAYER,
-        text="I open the door.", state={"since_bot": 1, "players": ["a"]}, expected_version=0,
+        story.id,
+        author_id=ALICE.id,
+        author_name="Alice",
+        kind=TurnKind.PLAYER,
+        text="I open the door.",
+        state={"since_bot": 1, "players": ["a"]},
+        expected_version=0,
     )
     after = await store.stories.get(story.id, GUILD_A_CH1)
     assert (after.state, after.state_version) == ({"since_bot": 1, "players": ["a"]}, 1)
     with pytest.raises(StaleState):  # built on version 0, which moved on: nothing is written
         await store.turns.add(
-            story.id, author_id=BOB.id, author_name="Bob", kind=TurnKind.PLAYER,
-            text="Stale.", state={"since_bot": 9}, expected_version=0,
+            story.id,
+            author_id=BOB.id,
+            author_name="Bob",
+            kind=TurnKind.PLAYER,
+            text="Stale.",
+            state={"since_bot": 9},
+            expected_version=0,
         )
     assert [t.text for t in await store.turns.all(story.id)] == [first.text]
     assert (await store.stories.get(story.id, GUILD_A_CH1)).state_version == 1
     # in one batch: the second writer built on the version the first one consumed
     ok, stale = await asyncio.gather(
-        store.turns.add(story.id, author_id=BOB.id, author_name="Bob", kind=TurnKind.PLAYER,
-                        text="Bob knocks.", state={"since_bot": 2}, expected_version=1),
-        store.turns.add(story.id, author_id=ALICE.id, author_name="Alice",
-                        kind=TurnKind.PLAYER, text="Alice waits.", state={"since_bot": 2},
-                        expected_version=1),
+        store.turns.add(
+            story.id,
+            author_id=BOB.id,
+            author_name="Bob",
+            kind=TurnKind.PLAYER,
+            text="Bob knocks.",
+            state={"since_bot": 2},
+            expected_version=1,
+        ),
+        store.turns.add(
+            story.id,
+            author_id=ALICE.id,
+            author_name="Alice",
+            kind=TurnKind.PLAYER,
+            text="Alice waits.",
+            state={"since_bot": 2},
+            expected_version=1,
+        ),
         return_exceptions=True,
     )
     assert not isinstance(ok, BaseException) and ok.position == 2

@@ -52,7 +52,9 @@ def intents_for(settings: Settings) -> discord.Intents:
 class StoryloomTree(app_commands.CommandTree):
     """Command tree whose errors become a short private notice, never a traceback."""
 
-    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
         if isinstance(error, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
             text = OUT_OF_DATE
             log.warning("slash command out of sync: %s", error)
@@ -99,14 +101,18 @@ class DiscordAdapter:
             return
         content = message.content
         if ctx.prefix is not None:
-            line = content[len(ctx.prefix):]
+            line = content[len(ctx.prefix) :]
             if self._is_mention(ctx.prefix):
                 line = line.strip()
             if line[:1].isalpha():  # "!story add" is a command; "! wow" or "!!!" is chat
                 line = line.strip()
                 incoming = incoming_from_message(message, text=line, kind=IncomingKind.COMMAND)
-                await self._route(incoming, ChannelResponder(message, edit_interval_s=self.edit_interval_s,
-                                                             reply_first=True))
+                await self._route(
+                    incoming,
+                    ChannelResponder(
+                        message, edit_interval_s=self.edit_interval_s, reply_first=True
+                    ),
+                )
                 return
         if not content.strip():
             return
@@ -117,41 +123,51 @@ class DiscordAdapter:
         user = self.bot.user
         return user is not None and prefix.strip() in (f"<@{user.id}>", f"<@!{user.id}>")
 
-    async def on_slash(self, interaction: discord.Interaction, spec: CommandSpec,
-                       options: dict[str, object]) -> None:
+    async def on_slash(
+        self, interaction: discord.Interaction, spec: CommandSpec, options: dict[str, object]
+    ) -> None:
         responder = InteractionResponder(interaction, edit_interval_s=self.edit_interval_s)
         if spec.defer:
             await responder.acknowledge()
         else:  # declared instant; still acknowledge in time if it is not
             responder.acknowledge_later(INSTANT_GRACE_S)
-        incoming = incoming_from_interaction(interaction, kind=IncomingKind.COMMAND, command=spec.path,
-                                             options=options)
+        incoming = incoming_from_interaction(
+            interaction, kind=IncomingKind.COMMAND, command=spec.path, options=options
+        )
         await self._route(incoming, responder)
 
     async def on_action(self, interaction: discord.Interaction, action_id: str) -> None:
         responder = InteractionResponder(interaction, edit_interval_s=self.edit_interval_s)
         await responder.acknowledge()
-        incoming = incoming_from_interaction(interaction, kind=IncomingKind.ACTION, action_id=action_id)
+        incoming = incoming_from_interaction(
+            interaction, kind=IncomingKind.ACTION, action_id=action_id
+        )
         await self._route(incoming, responder)
 
-    async def suggest(self, interaction: discord.Interaction, spec: CommandSpec, param: ParamSpec,
-                      current: str) -> list[str | int | float]:
+    async def suggest(
+        self, interaction: discord.Interaction, spec: CommandSpec, param: ParamSpec, current: str
+    ) -> list[str | int | float]:
         """Autocomplete: ask the plugin's ``autocomplete(incoming, command, param, current)`` hook."""
         plugin = self.app.registry.plugins.get(spec.plugin)
         if plugin is None:
             return []
         hook = plugin.autocomplete
         options = {k: v for k, v in vars(interaction.namespace).items() if v is not None}
-        incoming = incoming_from_interaction(interaction, kind=IncomingKind.COMMAND, command=spec.path,
-                                             options=options)
+        incoming = incoming_from_interaction(
+            interaction, kind=IncomingKind.COMMAND, command=spec.path, options=options
+        )
         try:
-            values = await asyncio.wait_for(hook(incoming, spec.path, param.name, current), timeout=2.0)
+            values = await asyncio.wait_for(
+                hook(incoming, spec.path, param.name, current), timeout=2.0
+            )
         except Exception:
             log.exception("autocomplete for /%s %s failed", spec.path, param.name)
             return []
         return list(values)
 
-    async def _route(self, incoming: Incoming, responder: ChannelResponder | InteractionResponder) -> None:
+    async def _route(
+        self, incoming: Incoming, responder: ChannelResponder | InteractionResponder
+    ) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._active.add(task)
@@ -193,8 +209,10 @@ class DiscordAdapter:
         try:
             if words == ["global"]:
                 synced = await tree.sync()
-                return (f"Synced {len(synced)} commands globally. New commands can take a while to "
-                        "appear in every server.")
+                return (
+                    f"Synced {len(synced)} commands globally. New commands can take a while to "
+                    "appear in every server."
+                )
             if words in (["here"], ["clear", "here"]):
                 if guild is None:
                     return "`sync here` only works in a server."
@@ -248,13 +266,22 @@ class _StoryloomBotMixin:
 
     async def on_ready(self) -> None:
         bot: Any = self
-        log.info("connected to Discord as %s (%s) in %d servers", bot.user, getattr(bot.user, "id", "?"),
-                 len(bot.guilds))
+        log.info(
+            "connected to Discord as %s (%s) in %d servers",
+            bot.user,
+            getattr(bot.user, "id", "?"),
+            len(bot.guilds),
+        )
 
-    async def on_command_error(self, ctx: commands.Context[Any], error: commands.CommandError) -> None:
+    async def on_command_error(
+        self, ctx: commands.Context[Any], error: commands.CommandError
+    ) -> None:
         if isinstance(error, commands.NotOwner | commands.CheckFailure):
-            await deliver(ctx.send, content="Only the bot's owner can do that.",
-                          reference=ctx.message.to_reference(fail_if_not_exists=False))
+            await deliver(
+                ctx.send,
+                content="Only the bot's owner can do that.",
+                reference=ctx.message.to_reference(fail_if_not_exists=False),
+            )
             return
         if isinstance(error, commands.CommandNotFound):
             return
@@ -312,7 +339,9 @@ def build_discord_bot(app: App, settings: Settings) -> AnyBot:
 def _shard_options(shard_count: int | None, shard_ids: Iterable[int] | None) -> dict[str, Any]:
     ids = list(shard_ids) if shard_ids is not None else None
     if ids is not None and shard_count is None:
-        raise ConfigError("discord.shard_ids needs discord.shard_count (the total number of shards).")
+        raise ConfigError(
+            "discord.shard_ids needs discord.shard_count (the total number of shards)."
+        )
     if shard_count is not None and shard_count < 1:
         raise ConfigError("discord.shard_count must be at least 1.")
     if ids is not None and (not ids or any(i < 0 or i >= (shard_count or 0) for i in ids)):
@@ -323,7 +352,9 @@ def _shard_options(shard_count: int | None, shard_ids: Iterable[int] | None) -> 
 def _sync_command(adapter: DiscordAdapter) -> commands.Command[Any, ..., Any]:
     async def sync(ctx: commands.Context[Any], *, scope: str = "") -> None:
         text = await adapter.sync(scope, ctx.guild)
-        await deliver(ctx.send, content=text, reference=ctx.message.to_reference(fail_if_not_exists=False))
+        await deliver(
+            ctx.send, content=text, reference=ctx.message.to_reference(fail_if_not_exists=False)
+        )
 
     command: commands.Command[Any, ..., Any] = commands.Command(
         sync, name="sync", hidden=True, help="Register slash commands with Discord (owner only)."

@@ -41,15 +41,25 @@ class ActionHandler(Protocol):
 class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ACTION_TEMPLATE):
     """A persistent button carrying a storyloom action id."""
 
-    def __init__(self, action_id: str, *, label: str = "", style: discord.ButtonStyle = discord.ButtonStyle.secondary,
-                 disabled: bool = False) -> None:
-        super().__init__(discord.ui.Button(custom_id=action_id, label=label or None, style=style,
-                                           disabled=disabled))
+    def __init__(
+        self,
+        action_id: str,
+        *,
+        label: str = "",
+        style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(
+            discord.ui.Button(
+                custom_id=action_id, label=label or None, style=style, disabled=disabled
+            )
+        )
         self.action_id = action_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
-                             match: re.Match[str], /) -> ActionButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ActionButton:
         label = getattr(item, "label", None) or ""
         style = getattr(item, "style", discord.ButtonStyle.secondary)
         return cls(match.group(0), label=label, style=style)
@@ -70,14 +80,23 @@ def build_view(buttons: Sequence[Button]) -> discord.ui.View | None:
         if len(view.children) >= MAX_BUTTONS:
             log.warning("more than %d buttons on one message; the rest are dropped", MAX_BUTTONS)
             break
-        if len(button.action_id) > MAX_CUSTOM_ID or not re.fullmatch(ACTION_TEMPLATE, button.action_id):
+        if len(button.action_id) > MAX_CUSTOM_ID or not re.fullmatch(
+            ACTION_TEMPLATE, button.action_id
+        ):
             log.warning("button %r has an unusable action id; dropped", button.label)
             continue
         if button.action_id in seen:
-            log.warning("two buttons share the action id of %r; the second is dropped", button.label)
+            log.warning(
+                "two buttons share the action id of %r; the second is dropped", button.label
+            )
             continue
         seen.add(button.action_id)
-        view.add_item(ActionButton(button.action_id, label=button.label[:MAX_LABEL],
-                                   style=_STYLES.get(button.style, discord.ButtonStyle.secondary),
-                                   disabled=button.disabled))
+        view.add_item(
+            ActionButton(
+                button.action_id,
+                label=button.label[:MAX_LABEL],
+                style=_STYLES.get(button.style, discord.ButtonStyle.secondary),
+                disabled=button.disabled,
+            )
+        )
     return view if view.children else None

@@ -32,8 +32,9 @@ def channel_ref(channel: object) -> ChannelRef:
         nsfw = bool(parent is not None and _is_nsfw(parent))
     else:
         nsfw = _is_nsfw(channel)
-    return ChannelRef(channel_id=channel_id, guild_id=guild_id, name=name, nsfw=nsfw,
-                      parent_id=parent_id)
+    return ChannelRef(
+        channel_id=channel_id, guild_id=guild_id, name=name, nsfw=nsfw, parent_id=parent_id
+    )
 
 
 def _is_nsfw(channel: object) -> bool:
@@ -62,8 +63,9 @@ def author_of(user: discord.abc.User, resolved: discord.Permissions | None) -> A
     )
 
 
-def incoming_from_message(message: discord.Message, *, text: str,
-                          kind: IncomingKind = IncomingKind.MESSAGE) -> Incoming:
+def incoming_from_message(
+    message: discord.Message, *, text: str, kind: IncomingKind = IncomingKind.MESSAGE
+) -> Incoming:
     """An :class:`Incoming` for a chat message (``text`` is the content, prefix already removed)."""
     resolved: discord.Permissions | None = None
     if isinstance(message.author, discord.Member):
@@ -94,8 +96,11 @@ def incoming_from_interaction(
     resolved = interaction.permissions if interaction.guild_id is not None else None
     message = interaction.message
     return Incoming(
-        channel=channel_ref(interaction.channel) if interaction.channel is not None
-        else ChannelRef(channel_id="", guild_id=str(interaction.guild_id) if interaction.guild_id else None),
+        channel=channel_ref(interaction.channel)
+        if interaction.channel is not None
+        else ChannelRef(
+            channel_id="", guild_id=str(interaction.guild_id) if interaction.guild_id else None
+        ),
         author=author_of(interaction.user, resolved),
         kind=kind,
         message_id=str(interaction.id),

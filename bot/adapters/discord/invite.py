@@ -18,4 +18,6 @@ SCOPES = ("bot", "applications.commands")
 
 def invite_url(application_id: int | str) -> str:
     """The URL a server admin opens to add the bot (``application_id`` is the app's client id)."""
-    return discord.utils.oauth_url(int(application_id), permissions=REQUIRED_PERMISSIONS, scopes=SCOPES)
+    return discord.utils.oauth_url(
+        int(application_id), permissions=REQUIRED_PERMISSIONS, scopes=SCOPES
+    )

@@ -65,5 +65,3 @@ async def deliver(
 def to_file(attachment: Attachment) -> discord.File:
     """A :class:`discord.File` for a reply attachment (story exports)."""
     return discord.File(io.BytesIO(attachment.data), filename=attachment.filename)
-
-

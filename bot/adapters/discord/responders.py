@@ -46,21 +46,37 @@ class _PostingResponder:
         self.posted = 0
         """How many messages this responder has posted (parts counted separately)."""
 
-    async def _post(self, text: str, *, buttons: Sequence[Button], attachments: Sequence[Attachment],
-                    ephemeral: bool, first: bool) -> Any:
+    async def _post(
+        self,
+        text: str,
+        *,
+        buttons: Sequence[Button],
+        attachments: Sequence[Attachment],
+        ephemeral: bool,
+        first: bool,
+    ) -> Any:
         raise NotImplementedError
 
     def _channel_id(self) -> str:
         return str(getattr(self._channel, "id", "") or "")
 
     async def send(self, reply: Reply) -> SentMessage:
-        texts = split_message(reply.text) if reply.text.strip() else [EMPTY if not reply.attachments else ""]
+        texts = (
+            split_message(reply.text)
+            if reply.text.strip()
+            else [EMPTY if not reply.attachments else ""]
+        )
         parts: list[_Part] = []
         for index, text in enumerate(texts):
             last = index == len(texts) - 1
             buttons = reply.buttons if last else ()
-            message = await self._post(text, buttons=buttons, attachments=reply.attachments if last else (),
-                                       ephemeral=reply.ephemeral, first=index == 0)
+            message = await self._post(
+                text,
+                buttons=buttons,
+                attachments=reply.attachments if last else (),
+                ephemeral=reply.ephemeral,
+                first=index == 0,
+            )
             self.posted += 1
             parts.append(_Part(message, text, tuple(buttons)))
         key = str(parts[0].message.id)
@@ -88,22 +104,25 @@ class _PostingResponder:
                 if part.content == text and part.buttons == buttons:
                     continue
                 try:
-                    edited = await deliver(part.message.edit, content=text, buttons=buttons, edit=True)
+                    edited = await deliver(
+                        part.message.edit, content=text, buttons=buttons, edit=True
+                    )
                 except discord.NotFound:
                     log.info("message %s was deleted while it was being updated", part.message.id)
                     return
                 parts[index] = _Part(edited if edited is not None else part.message, text, buttons)
             else:
-                message = await self._post(text, buttons=buttons, attachments=(), ephemeral=False,
-                                           first=False)
+                message = await self._post(
+                    text, buttons=buttons, attachments=(), ephemeral=False, first=False
+                )
                 self.posted += 1
                 parts.append(_Part(message, text, buttons))
-        for extra in parts[len(texts):]:
+        for extra in parts[len(texts) :]:
             try:
                 await extra.message.delete()
             except discord.HTTPException as exc:
                 log.warning("could not delete a surplus message part: %s", exc)
-        del parts[len(texts):]
+        del parts[len(texts) :]
 
     @asynccontextmanager
     async def typing(self) -> AsyncIterator[None]:
@@ -125,20 +144,33 @@ class ChannelResponder(_PostingResponder):
     (mentions disabled, so nobody is pinged). The first answer to a prefix command is a reply too.
     """
 
-    def __init__(self, message: discord.Message, *, edit_interval_s: float,
-                 reply_first: bool = False) -> None:
+    def __init__(
+        self, message: discord.Message, *, edit_interval_s: float, reply_first: bool = False
+    ) -> None:
         super().__init__(message.channel, edit_interval_s=edit_interval_s)
         self._source = message
         self._reply_first = reply_first
 
-    async def _post(self, text: str, *, buttons: Sequence[Button], attachments: Sequence[Attachment],
-                    ephemeral: bool, first: bool) -> Any:
+    async def _post(
+        self,
+        text: str,
+        *,
+        buttons: Sequence[Button],
+        attachments: Sequence[Attachment],
+        ephemeral: bool,
+        first: bool,
+    ) -> Any:
         reference = None
         if first and (ephemeral or self._reply_first):
             reference = self._source.to_reference(fail_if_not_exists=False)
             self._reply_first = False
-        return await deliver(self._channel.send, content=text, buttons=buttons,
-                             attachments=attachments, reference=reference)
+        return await deliver(
+            self._channel.send,
+            content=text,
+            buttons=buttons,
+            attachments=attachments,
+            reference=reference,
+        )
 
 
 class InteractionResponder(_PostingResponder):
@@ -171,10 +203,14 @@ class InteractionResponder(_PostingResponder):
             try:
                 await response.defer()
             except discord.NotFound:
-                log.warning("interaction %s expired before it was acknowledged", self._interaction.id)
+                log.warning(
+                    "interaction %s expired before it was acknowledged", self._interaction.id
+                )
                 self._expired = True
                 return
-            self._placeholder = self._interaction.type is discord.InteractionType.application_command
+            self._placeholder = (
+                self._interaction.type is discord.InteractionType.application_command
+            )
 
     def acknowledge_later(self, delay_s: float) -> None:
         """Defer if nothing was sent within ``delay_s`` (a safety net for "instant" commands)."""
@@ -185,17 +221,31 @@ class InteractionResponder(_PostingResponder):
 
         self._safety_net = asyncio.create_task(later())
 
-    async def _post(self, text: str, *, buttons: Sequence[Button], attachments: Sequence[Attachment],
-                    ephemeral: bool, first: bool) -> Any:
+    async def _post(
+        self,
+        text: str,
+        *,
+        buttons: Sequence[Button],
+        attachments: Sequence[Attachment],
+        ephemeral: bool,
+        first: bool,
+    ) -> Any:
         interaction = self._interaction
         if self._expired:
-            return await deliver(self._channel.send, content=text, buttons=buttons, attachments=attachments)
+            return await deliver(
+                self._channel.send, content=text, buttons=buttons, attachments=attachments
+            )
         response = interaction.response
         if not response.is_done():
             async with self._first:
                 if not response.is_done():
-                    callback = await deliver(response.send_message, content=text, buttons=buttons,
-                                             attachments=attachments, ephemeral=ephemeral)
+                    callback = await deliver(
+                        response.send_message,
+                        content=text,
+                        buttons=buttons,
+                        attachments=attachments,
+                        ephemeral=ephemeral,
+                    )
                     resource = getattr(callback, "resource", None)
                     if isinstance(resource, discord.InteractionMessage):
                         return resource
@@ -203,16 +253,28 @@ class InteractionResponder(_PostingResponder):
         if self._placeholder:
             self._placeholder = False
             if not ephemeral:
-                return await deliver(interaction.edit_original_response, content=text, buttons=buttons,
-                                     attachments=attachments, files_argument="attachments", edit=True)
+                return await deliver(
+                    interaction.edit_original_response,
+                    content=text,
+                    buttons=buttons,
+                    attachments=attachments,
+                    files_argument="attachments",
+                    edit=True,
+                )
             # The first followup would inherit the public placeholder's visibility; remove the
             # placeholder so that the notice really is private.
             try:
                 await interaction.delete_original_response()
             except discord.HTTPException as exc:
                 log.debug("could not remove the thinking placeholder: %s", exc)
-        return await deliver(interaction.followup.send, content=text, buttons=buttons,
-                             attachments=attachments, ephemeral=ephemeral, wait=True)
+        return await deliver(
+            interaction.followup.send,
+            content=text,
+            buttons=buttons,
+            attachments=attachments,
+            ephemeral=ephemeral,
+            wait=True,
+        )
 
     async def finish(self) -> None:
         """After routing: send coalesced edits, and close a placeholder nobody answered."""

@@ -100,7 +100,9 @@ async def run_discord(settings: Settings) -> None:
                     installed.append(sig)
                 except (NotImplementedError, RuntimeError):
                     pass
-            connection = asyncio.create_task(bot.start(token, reconnect=True), name="discord-connection")
+            connection = asyncio.create_task(
+                bot.start(token, reconnect=True), name="discord-connection"
+            )
             await _serve(bot, connection, stop, heartbeat_path(settings))
         finally:
             for sig in installed:
@@ -116,8 +118,9 @@ async def run_discord(settings: Settings) -> None:
             log.info("storyloom stopped")
 
 
-async def _serve(bot: discord.Client, connection: asyncio.Task[None], stop: asyncio.Event,
-                 heartbeat: Path) -> None:
+async def _serve(
+    bot: discord.Client, connection: asyncio.Task[None], stop: asyncio.Event, heartbeat: Path
+) -> None:
     """Wait for a stop signal or the end of the connection; turn login problems into
     ConfigErrors that say what to do."""
     stopping = asyncio.create_task(stop.wait(), name="discord-stop-signal")

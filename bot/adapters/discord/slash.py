@@ -34,11 +34,13 @@ MAX_TEXT_OPTION = 6000
 class SlashHandler(Protocol):
     """What a generated slash command calls (the Discord adapter)."""
 
-    async def on_slash(self, interaction: discord.Interaction, spec: CommandSpec,
-                       options: dict[str, object]) -> None: ...
+    async def on_slash(
+        self, interaction: discord.Interaction, spec: CommandSpec, options: dict[str, object]
+    ) -> None: ...
 
-    async def suggest(self, interaction: discord.Interaction, spec: CommandSpec, param: ParamSpec,
-                      current: str) -> list[str | int | float]: ...
+    async def suggest(
+        self, interaction: discord.Interaction, spec: CommandSpec, param: ParamSpec, current: str
+    ) -> list[str | int | float]: ...
 
 
 _PERMISSIONS = {
@@ -47,8 +49,9 @@ _PERMISSIONS = {
 }
 
 
-def build_app_commands(specs: Iterable[CommandSpec], handler: SlashHandler
-                       ) -> list[app_commands.Command[Any, ..., Any] | app_commands.Group]:
+def build_app_commands(
+    specs: Iterable[CommandSpec], handler: SlashHandler
+) -> list[app_commands.Command[Any, ..., Any] | app_commands.Group]:
     """Top-level commands and groups for ``specs``. Specs Discord cannot express are skipped
     with a warning (they still work as prefix commands)."""
     specs = sorted(specs, key=lambda s: s.path)
@@ -59,8 +62,11 @@ def build_app_commands(specs: Iterable[CommandSpec], handler: SlashHandler
     for spec in specs:
         words = slash_words(spec.path, leaf_paths)
         if words is None:
-            log.warning("/%s is both a command and a group of subcommands, with no room for a "
-                        "subcommand name; it is available as a prefix command only", spec.path)
+            log.warning(
+                "/%s is both a command and a group of subcommands, with no room for a "
+                "subcommand name; it is available as a prefix command only",
+                spec.path,
+            )
             continue
         try:
             command = build_command(spec, handler, name=words[-1])
@@ -69,7 +75,9 @@ def build_app_commands(specs: Iterable[CommandSpec], handler: SlashHandler
             continue
         if len(words) == 1:
             if len(top) >= MAX_TOP_LEVEL:
-                log.warning("more than %d top-level commands; /%s is skipped", MAX_TOP_LEVEL, spec.path)
+                log.warning(
+                    "more than %d top-level commands; /%s is skipped", MAX_TOP_LEVEL, spec.path
+                )
                 continue
             command.default_permissions = _common_permission([spec])
             command.guild_only = spec.guild_only
@@ -83,8 +91,9 @@ def build_app_commands(specs: Iterable[CommandSpec], handler: SlashHandler
                 if parent is None and len(top) >= MAX_TOP_LEVEL:
                     break
                 try:
-                    group = app_commands.Group(name=words[depth - 1], description=f"{key} commands",
-                                               parent=parent)  # a parent adopts the group itself
+                    group = app_commands.Group(
+                        name=words[depth - 1], description=f"{key} commands", parent=parent
+                    )  # a parent adopts the group itself
                 except (ValueError, app_commands.AppCommandError) as exc:
                     log.warning("no room for the group /%s (%s)", key, exc)
                     parent = None
@@ -140,30 +149,44 @@ def _common_permission(specs: list[CommandSpec]) -> discord.Permissions | None:
     return None
 
 
-def build_command(spec: CommandSpec, handler: SlashHandler, *, name: str
-                  ) -> app_commands.Command[Any, ..., Any]:
+def build_command(
+    spec: CommandSpec, handler: SlashHandler, *, name: str
+) -> app_commands.Command[Any, ..., Any]:
     """One ``app_commands.Command`` whose callback hands the typed options to ``handler``."""
 
     async def callback(interaction: discord.Interaction, **options: Any) -> None:
-        await handler.on_slash(interaction, spec, {k: v for k, v in options.items() if v is not None})
+        await handler.on_slash(
+            interaction, spec, {k: v for k, v in options.items() if v is not None}
+        )
 
-    parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                    annotation=discord.Interaction)]
+    parameters = [
+        inspect.Parameter(
+            "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
+        )
+    ]
     descriptions: dict[str, str] = {}
     choices: dict[str, list[app_commands.Choice[Any]]] = {}
     completers: dict[str, Any] = {}
     for param in spec.params:
-        parameters.append(inspect.Parameter(
-            param.name, inspect.Parameter.KEYWORD_ONLY, annotation=_annotation(param),
-            **({} if param.required else {"default": None}),
-        ))
+        parameters.append(
+            inspect.Parameter(
+                param.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=_annotation(param),
+                **({} if param.required else {"default": None}),
+            )
+        )
         descriptions[param.name] = (param.description or param.name)[:MAX_OPTION_DESCRIPTION]
         if param.choices and len(param.choices) <= MAX_CHOICES and not param.autocomplete:
-            choices[param.name] = [app_commands.Choice(name=str(c)[:100], value=c) for c in param.choices]
+            choices[param.name] = [
+                app_commands.Choice(name=str(c)[:100], value=c) for c in param.choices
+            ]
         elif param.choices or param.autocomplete:
             completers[param.name] = _completer(spec, param, handler)
     callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    callback.__qualname__ = callback.__name__ = f"slash_{spec.path.replace(' ', '_').replace('-', '_')}"
+    callback.__qualname__ = callback.__name__ = (
+        f"slash_{spec.path.replace(' ', '_').replace('-', '_')}"
+    )
     decorated: Any = callback
     if descriptions:
         decorated = app_commands.describe(**descriptions)(decorated)
@@ -172,7 +195,9 @@ def build_command(spec: CommandSpec, handler: SlashHandler, *, name: str
     if completers:
         decorated = app_commands.autocomplete(**completers)(decorated)
     command: app_commands.Command[Any, ..., Any] = app_commands.Command(
-        name=name, description=spec.description, callback=decorated,
+        name=name,
+        description=spec.description,
+        callback=decorated,
         extras={"storyloom_path": spec.path, "plugin": spec.plugin},
     )
     return command
@@ -193,9 +218,12 @@ def _annotation(param: ParamSpec) -> Any:
     return app_commands.Range[base, low, high]  # type: ignore[valid-type]
 
 
-def _completer(spec: CommandSpec, param: ParamSpec, handler: SlashHandler
-               ) -> Callable[[discord.Interaction, str], Awaitable[list[app_commands.Choice[Any]]]]:
-    async def complete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[Any]]:
+def _completer(
+    spec: CommandSpec, param: ParamSpec, handler: SlashHandler
+) -> Callable[[discord.Interaction, str], Awaitable[list[app_commands.Choice[Any]]]]:
+    async def complete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[Any]]:
         if param.autocomplete:
             values = await handler.suggest(interaction, spec, param, current)
         else:

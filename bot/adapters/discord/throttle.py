@@ -21,8 +21,13 @@ V = TypeVar("V")
 class EditThrottle(Generic[V]):
     """Coalescing, interval-enforcing edits keyed by message id."""
 
-    def __init__(self, interval_s: float, apply: Callable[[str, V], Awaitable[None]], *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        interval_s: float,
+        apply: Callable[[str, V], Awaitable[None]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.interval_s = max(0.0, interval_s)
         self._apply = apply
         self._clock = clock

@@ -8,8 +8,9 @@ from typing import Annotated, ClassVar, Literal
 from bot.plugin import Call, Param, Plugin, action, command, trigger
 from bot.types import Attachment, Incoming, Permission, Reply
 
-LONG_TEXT = "\n\n".join(f"Chapter {i}. " + "The little fox ran through the dark wood. " * 12
-                        for i in range(10))
+LONG_TEXT = "\n\n".join(
+    f"Chapter {i}. " + "The little fox ran through the dark wood. " * 12 for i in range(10)
+)
 
 
 class DemoPlugin(Plugin):
@@ -29,10 +30,14 @@ class DemoPlugin(Plugin):
         return "Hello @everyone, @here, <@123456789012345678> and <@&223456789012345678>!"
 
     @command("demo pick", description="Typed options.")
-    async def pick(self, call: Call, color: Literal["red", "green"],
-                   count: Annotated[int, Param("How many", min=1, max=5)] = 1,
-                   loud: bool = False,
-                   weight: Annotated[float, Param("Weight", min=0.5)] = 1.0) -> str:
+    async def pick(
+        self,
+        call: Call,
+        color: Literal["red", "green"],
+        count: Annotated[int, Param("How many", min=1, max=5)] = 1,
+        loud: bool = False,
+        weight: Annotated[float, Param("Weight", min=0.5)] = 1.0,
+    ) -> str:
         return f"picked {count} {color} loud={loud} weight={weight}"
 
     seen: ClassVar[list[Incoming]] = []
@@ -44,15 +49,22 @@ class DemoPlugin(Plugin):
 
     @command("demo buttons", description="A reply with buttons.")
     async def buttons(self, call: Call) -> Reply:
-        return Reply(text="Choose a path.",
-                     buttons=(self.button("choose", "Left", "left"), self.button("choose", "Right", "right")))
+        return Reply(
+            text="Choose a path.",
+            buttons=(
+                self.button("choose", "Left", "left"),
+                self.button("choose", "Right", "right"),
+            ),
+        )
 
     @action("choose")
     async def choose(self, call: Call, arg: str) -> str:
         return f"{call.author.name} went {arg}."
 
     @command("demo stream", description="Edit one message many times, fast.")
-    async def stream(self, call: Call, steps: Annotated[int, Param("Edits", min=1, max=50)] = 20) -> None:
+    async def stream(
+        self, call: Call, steps: Annotated[int, Param("Edits", min=1, max=50)] = 20
+    ) -> None:
         message = await call.reply("step 0")
         for i in range(1, steps + 1):
             await call.edit(message, f"step {i}")
@@ -75,15 +87,20 @@ class DemoPlugin(Plugin):
 
     @command("demo file", description="A reply with a file.")
     async def file(self, call: Call) -> Reply:
-        return Reply(text="Here is your story.",
-                     attachments=(Attachment("story.md", b"# A story\n\nOnce upon a time.\n"),))
+        return Reply(
+            text="Here is your story.",
+            attachments=(Attachment("story.md", b"# A story\n\nOnce upon a time.\n"),),
+        )
 
     @command("demo color", description="Autocompleted.")
-    async def color(self, call: Call,
-                    name: Annotated[str, Param("A color", autocomplete=True)]) -> str:
+    async def color(
+        self, call: Call, name: Annotated[str, Param("A color", autocomplete=True)]
+    ) -> str:
         return f"color {name}"
 
-    async def autocomplete(self, incoming: Incoming, command: str, param: str, current: str) -> list[str]:
+    async def autocomplete(
+        self, incoming: Incoming, command: str, param: str, current: str
+    ) -> list[str]:
         return [c for c in ("red", "green", "blue", "grey") if c.startswith(current.lower())]
 
     @trigger("greeting")

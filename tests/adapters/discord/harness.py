@@ -91,9 +91,15 @@ class RecordingWebhook:
 
         monkeypatch.setattr(webhook_async.AsyncWebhookAdapter, "request", request)
 
-    async def request(self, route: Any, *, payload: dict[str, Any] | None = None,
-                      multipart: list[dict[str, Any]] | None = None, files: Any = None,
-                      **_: Any) -> Any:
+    async def request(
+        self,
+        route: Any,
+        *,
+        payload: dict[str, Any] | None = None,
+        multipart: list[dict[str, Any]] | None = None,
+        files: Any = None,
+        **_: Any,
+    ) -> Any:
         body = payload
         if body is None and multipart:
             body = json.loads(multipart[0]["value"])
@@ -127,13 +133,18 @@ class RecordingWebhook:
         interaction_id = url.split("/interactions/")[1].split("/")[0]
         data = body.get("data") or {}
         result: dict[str, Any] = {
-            "interaction": {"id": interaction_id, "type": 2,
-                            "response_message_loading": kind == 5,
-                            "response_message_ephemeral": bool(int(data.get("flags", 0) or 0) & EPHEMERAL)},
+            "interaction": {
+                "id": interaction_id,
+                "type": 2,
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool(int(data.get("flags", 0) or 0) & EPHEMERAL),
+            },
             "resource": {"type": kind},
         }
         if kind in (4, 5):
-            message = self._message(data, flags=EPHEMERAL if result["interaction"]["response_message_ephemeral"] else 0)
+            message = self._message(
+                data, flags=EPHEMERAL if result["interaction"]["response_message_ephemeral"] else 0
+            )
             if kind == 5:
                 message["flags"] = int(message.get("flags", 0)) | (1 << 7)  # LOADING
             self.messages["@original"] = message
@@ -144,10 +155,16 @@ class RecordingWebhook:
     @staticmethod
     def _attachments(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """What Discord returns for uploaded files (the request only names them)."""
-        return [{"id": str(snowflake()), "filename": a.get("filename", "file"), "size": 1,
-                 "url": f"https://cdn.invalid/{a.get('filename', 'file')}",
-                 "proxy_url": f"https://media.invalid/{a.get('filename', 'file')}"}
-                for a in described]
+        return [
+            {
+                "id": str(snowflake()),
+                "filename": a.get("filename", "file"),
+                "size": 1,
+                "url": f"https://cdn.invalid/{a.get('filename', 'file')}",
+                "proxy_url": f"https://media.invalid/{a.get('filename', 'file')}",
+            }
+            for a in described
+        ]
 
     def _message(self, data: dict[str, Any], flags: int | None) -> dict[str, Any]:
         user = self._bot_user
@@ -156,12 +173,23 @@ class RecordingWebhook:
             "channel_id": str(self.channel_id),
             "type": 20,
             "content": data.get("content", ""),
-            "author": {"id": str(user.id), "username": user.name, "discriminator": "0000",
-                       "avatar": None, "global_name": None, "bot": True},
+            "author": {
+                "id": str(user.id),
+                "username": user.name,
+                "discriminator": "0000",
+                "avatar": None,
+                "global_name": None,
+                "bot": True,
+            },
             "attachments": self._attachments(data.get("attachments", [])),
-            "embeds": [], "mentions": [], "mention_roles": [],
-            "pinned": False, "mention_everyone": False, "tts": False,
-            "timestamp": utcnow().isoformat(), "edited_timestamp": None,
+            "embeds": [],
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "mention_everyone": False,
+            "tts": False,
+            "timestamp": utcnow().isoformat(),
+            "edited_timestamp": None,
             "flags": flags if flags is not None else int(data.get("flags", 0) or 0),
             "components": data.get("components", []),
         }
@@ -216,8 +244,14 @@ def _option(name: str, value: object) -> dict[str, Any]:
 
 
 def _user_payload(user: discord.abc.User) -> dict[str, Any]:
-    return {"id": str(user.id), "username": user.name, "discriminator": "0000", "avatar": None,
-            "global_name": None, "bot": user.bot}
+    return {
+        "id": str(user.id),
+        "username": user.name,
+        "discriminator": "0000",
+        "avatar": None,
+        "global_name": None,
+        "bot": user.bot,
+    }
 
 
 class Driver:
@@ -232,11 +266,21 @@ class Driver:
         self.members: list[discord.Member] = config.members
         webhook.channel_id = self.channel.id
 
-    def _base(self, member: discord.Member, permissions: discord.Permissions,
-              channel: dict[str, Any] | None) -> dict[str, Any]:
-        channel_payload = channel or {"id": str(self.channel.id), "type": 0, "guild_id": str(self.guild.id),
-                                      "name": self.channel.name, "nsfw": self.channel.nsfw,
-                                      "position": 0, "permission_overwrites": []}
+    def _base(
+        self,
+        member: discord.Member,
+        permissions: discord.Permissions,
+        channel: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        channel_payload = channel or {
+            "id": str(self.channel.id),
+            "type": 0,
+            "guild_id": str(self.guild.id),
+            "name": self.channel.name,
+            "nsfw": self.channel.nsfw,
+            "position": 0,
+            "permission_overwrites": [],
+        }
         return {
             "id": str(snowflake()),
             "application_id": str(self.bot.user.id),
@@ -249,60 +293,112 @@ class Driver:
             "member": {
                 "user": _user_payload(member),
                 "roles": [str(r.id) for r in member.roles if not r.is_default()],
-                "joined_at": utcnow().isoformat(), "deaf": False, "mute": False, "flags": 0,
-                "nick": member.nick, "permissions": str(permissions.value),
+                "joined_at": utcnow().isoformat(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "nick": member.nick,
+                "permissions": str(permissions.value),
             },
             "app_permissions": str(discord.Permissions.text().value),
-            "locale": "en-US", "guild_locale": "en-US",
-            "entitlements": [], "authorizing_integration_owners": {"0": str(self.guild.id)},
-            "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(self.guild.id)},
+            "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
         }
 
-    async def slash(self, path: str, *, member: int = 0,
-                    permissions: discord.Permissions | None = None,
-                    channel: dict[str, Any] | None = None, **options: object) -> None:
+    async def slash(
+        self,
+        path: str,
+        *,
+        member: int = 0,
+        permissions: discord.Permissions | None = None,
+        channel: dict[str, Any] | None = None,
+        **options: object,
+    ) -> None:
         """Invoke ``/path`` with ``options`` as ``member`` and wait until it is handled."""
         words = path.split()
         inner: list[dict[str, Any]] = [_option(k, v) for k, v in options.items()]
         for depth in range(len(words) - 1, 0, -1):
-            inner = [{"type": 1 if depth == len(words) - 1 else 2, "name": words[depth], "options": inner}]
+            inner = [
+                {
+                    "type": 1 if depth == len(words) - 1 else 2,
+                    "name": words[depth],
+                    "options": inner,
+                }
+            ]
         command = discord.utils.get(self.bot.tree.get_commands(), name=words[0])
-        payload = self._base(self.members[member], permissions or discord.Permissions.none(), channel)
+        payload = self._base(
+            self.members[member], permissions or discord.Permissions.none(), channel
+        )
         payload["type"] = 2
-        payload["data"] = {"id": str(getattr(command, "id", None) or snowflake()), "name": words[0],
-                           "type": 1, "options": inner}
+        payload["data"] = {
+            "id": str(getattr(command, "id", None) or snowflake()),
+            "name": words[0],
+            "type": 1,
+            "options": inner,
+        }
         return await self._deliver(payload)
 
-    async def autocomplete(self, path: str, option: str, current: str, *, member: int = 0,
-                           **options: object) -> None:
+    async def autocomplete(
+        self, path: str, option: str, current: str, *, member: int = 0, **options: object
+    ) -> None:
         """Type ``current`` into ``option`` of ``/path`` (an APPLICATION_COMMAND_AUTOCOMPLETE)."""
         words = path.split()
         inner: list[dict[str, Any]] = [_option(k, v) for k, v in options.items()]
         inner.append({"type": 3, "name": option, "value": current, "focused": True})
         for depth in range(len(words) - 1, 0, -1):
-            inner = [{"type": 1 if depth == len(words) - 1 else 2, "name": words[depth], "options": inner}]
+            inner = [
+                {
+                    "type": 1 if depth == len(words) - 1 else 2,
+                    "name": words[depth],
+                    "options": inner,
+                }
+            ]
         payload = self._base(self.members[member], discord.Permissions.none(), None)
         payload["type"] = 4
         payload["data"] = {"id": str(snowflake()), "name": words[0], "type": 1, "options": inner}
         await self._deliver(payload)
 
-    async def press(self, custom_id: str, *, message: dict[str, Any] | None = None, member: int = 0,
-                    permissions: discord.Permissions | None = None) -> None:
+    async def press(
+        self,
+        custom_id: str,
+        *,
+        message: dict[str, Any] | None = None,
+        member: int = 0,
+        permissions: discord.Permissions | None = None,
+    ) -> None:
         """Press the button ``custom_id`` (on ``message``, a message payload) as ``member``."""
         payload = self._base(self.members[member], permissions or discord.Permissions.none(), None)
         payload["type"] = 3
         payload["data"] = {"custom_id": custom_id, "component_type": 2}
         payload["message"] = message or self.webhook._message(
-            {"content": "…", "components": [{"type": 1, "components": [
-                {"type": 2, "style": 2, "label": "button", "custom_id": custom_id}]}]}, 0)
+            {
+                "content": "…",
+                "components": [
+                    {
+                        "type": 1,
+                        "components": [
+                            {"type": 2, "style": 2, "label": "button", "custom_id": custom_id}
+                        ],
+                    }
+                ],
+            },
+            0,
+        )
         return await self._deliver(payload)
 
     async def _deliver(self, payload: dict[str, Any]) -> None:
         before = set(asyncio.all_tasks())
         self.bot._connection.parse_interaction_create(payload)
         while True:
-            pending = [t for t in asyncio.all_tasks() - before
-                       if not t.done() and (t.get_name() or "").startswith(_TRACKED_TASKS)]
+            pending = [
+                t
+                for t in asyncio.all_tasks() - before
+                if not t.done() and (t.get_name() or "").startswith(_TRACKED_TASKS)
+            ]
             if not pending:
                 break
             await asyncio.gather(*pending)

@@ -33,26 +33,35 @@ async def test_shard_ranges_make_an_auto_sharded_bot(make_app: Any) -> None:
     assert bot.shard_count == 4 and bot.shard_ids == [2, 3]
 
 
-@pytest.mark.parametrize("discord", [{"shard_ids": [0]}, {"shard_count": 2, "shard_ids": [2]},
-                                     {"shard_count": 0}])
-async def test_bad_shard_settings_are_config_errors(make_app: Any, discord: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "discord", [{"shard_ids": [0]}, {"shard_count": 2, "shard_ids": [2]}, {"shard_count": 0}]
+)
+async def test_bad_shard_settings_are_config_errors(
+    make_app: Any, discord: dict[str, object]
+) -> None:
     app = await make_app()
     settings = app.settings.model_copy(
-        update={"discord": app.settings.discord.model_copy(update=discord)})
+        update={"discord": app.settings.discord.model_copy(update=discord)}
+    )
     with pytest.raises(ConfigError, match="shard"):
         build_discord_bot(app, settings)
 
 
-async def test_commands_are_synced_on_start_only_to_listed_guilds(make_app: Any,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_commands_are_synced_on_start_only_to_listed_guilds(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = await make_app(discord={"sync_guild_ids": [111, 222]})
     bot = build_discord_bot(app, app.settings)
     uploads: list[tuple[str, int | None]] = []
 
-    async def guild_upsert(application_id: int, guild_id: int, payload: list[dict[str, Any]]) -> list[Any]:
+    async def guild_upsert(
+        application_id: int, guild_id: int, payload: list[dict[str, Any]]
+    ) -> list[Any]:
         uploads.append(("guild", guild_id))
-        return [{**c, "id": str(i + 1), "application_id": str(application_id), "version": "1"}
-                for i, c in enumerate(payload)]
+        return [
+            {**c, "id": str(i + 1), "application_id": str(application_id), "version": "1"}
+            for i, c in enumerate(payload)
+        ]
 
     async def global_upsert(application_id: int, payload: list[dict[str, Any]]) -> list[Any]:
         uploads.append(("global", None))

@@ -16,8 +16,10 @@ async def test_buttons_are_persistent_and_route_presses(make_rig: RigFactory) ->
     posted = rig.webhook.messages["@original"]
     assert posted["content"] == "Choose a path."
     buttons = list(buttons_in(posted["components"]))
-    assert [(b["label"], b["custom_id"]) for b in buttons] == [("Left", "demo:choose:left"),
-                                                               ("Right", "demo:choose:right")]
+    assert [(b["label"], b["custom_id"]) for b in buttons] == [
+        ("Left", "demo:choose:left"),
+        ("Right", "demo:choose:right"),
+    ]
 
     rig.webhook.requests.clear()
     await rig.driver.press("demo:choose:left", message=posted, member=1)

@@ -29,7 +29,9 @@ async def test_block_is_summarised_in_the_mod_log_channel(make_rig: RigFactory) 
     guild, story_channel = rig.driver.guild, rig.driver.channel
     mod_channel = backend.make_text_channel("mod-log", guild)
     admin, player = rig.driver.members[1], rig.driver.members[0]
-    role = backend.make_role("Mods", guild, permissions=discord.Permissions(manage_guild=True).value)
+    role = backend.make_role(
+        "Mods", guild, permissions=discord.Permissions(manage_guild=True).value
+    )
     await dpytest.add_role(admin, role)
 
     await dpytest.message("!mod log here", channel=mod_channel, member=admin)
@@ -54,9 +56,13 @@ async def test_block_is_summarised_in_the_mod_log_channel(make_rig: RigFactory) 
 
 
 async def test_a_missing_mod_log_channel_is_logged_and_the_flag_stands(
-        make_rig: RigFactory, caplog: pytest.LogCaptureFixture) -> None:
-    rig = await make_rig(plugins=[DemoPlugin], moderation={"classifier_enabled": False},
-                         discord={"mod_log_channel_id": 4242})
+    make_rig: RigFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = await make_rig(
+        plugins=[DemoPlugin],
+        moderation={"classifier_enabled": False},
+        discord={"mod_log_channel_id": 4242},
+    )
     with caplog.at_level(logging.WARNING, logger="bot.moderation.mod_log"):
         await dpytest.message("!demo echo write to bob@example.com", member=0)
         await rig.app.mod_log.drain()
@@ -66,7 +72,9 @@ async def test_a_missing_mod_log_channel_is_logged_and_the_flag_stands(
     assert len(await rig.app.store.moderation.find(action="flag")) >= 1
 
 
-async def test_mod_commands_are_a_hidden_slash_group_with_private_answers(make_rig: RigFactory) -> None:
+async def test_mod_commands_are_a_hidden_slash_group_with_private_answers(
+    make_rig: RigFactory,
+) -> None:
     rig = await make_rig(plugins=[DemoPlugin], moderation={"classifier_enabled": False})
     group = rig.bot.tree.get_command("mod")
     assert isinstance(group, discord.app_commands.Group)
@@ -75,8 +83,9 @@ async def test_mod_commands_are_a_hidden_slash_group_with_private_answers(make_r
     assert isinstance(words, discord.app_commands.Group)
     assert {c.name for c in words.commands} == {"add", "remove"}
 
-    await rig.driver.slash("mod words add", words=WORD,
-                           permissions=discord.Permissions(manage_guild=True))
+    await rig.driver.slash(
+        "mod words add", words=WORD, permissions=discord.Permissions(manage_guild=True)
+    )
     answers = [r for r in rig.webhook.requests if r.content]
     assert answers and all(r.ephemeral for r in answers)
     assert f"`{WORD}`" in (answers[-1].content or "")

@@ -94,14 +94,18 @@ async def test_admin_command_needs_manage_server(make_rig: RigFactory) -> None:
     assert "admin things done" not in denied.content
 
     guild = rig.driver.guild
-    role = backend.make_role("Admins", guild, permissions=discord.Permissions(manage_guild=True).value)
+    role = backend.make_role(
+        "Admins", guild, permissions=discord.Permissions(manage_guild=True).value
+    )
     await dpytest.add_role(rig.driver.members[1], role)
     await dpytest.message("!demo admin", member=1)
     [allowed] = sent()
     assert allowed.content == "admin things done"
 
 
-async def test_plugin_switches_need_manage_server_on_prefix_commands_too(make_rig: RigFactory) -> None:
+async def test_plugin_switches_need_manage_server_on_prefix_commands_too(
+    make_rig: RigFactory,
+) -> None:
     await make_rig(plugins=[DemoPlugin])
     await dpytest.message("!plugin disable demo", member=0)
     [denied] = sent()
@@ -121,15 +125,26 @@ async def test_file_attachment_is_uploaded(make_rig: RigFactory) -> None:
     assert [f.filename for f in call["files"]] == ["story.md"]
 
 
-async def test_owner_syncs_commands_to_a_guild(make_rig: RigFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_owner_syncs_commands_to_a_guild(
+    make_rig: RigFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rig = await make_rig(plugins=[DemoPlugin])
     uploaded: list[tuple[int | None, list[str]]] = []
 
-    async def bulk_guild(application_id: int, guild_id: int, payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def bulk_guild(
+        application_id: int, guild_id: int, payload: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         uploaded.append((guild_id, [c["name"] for c in payload]))
-        return [{**c, "id": str(i + 1), "application_id": str(application_id), "version": "1",
-                 "default_member_permissions": c.get("default_member_permissions")}
-                for i, c in enumerate(payload)]
+        return [
+            {
+                **c,
+                "id": str(i + 1),
+                "application_id": str(application_id),
+                "version": "1",
+                "default_member_permissions": c.get("default_member_permissions"),
+            }
+            for i, c in enumerate(payload)
+        ]
 
     monkeypatch.setattr(rig.bot.tree._http, "bulk_upsert_guild_commands", bulk_guild)
     rig.bot._connection.application_id = rig.bot.user.id

@@ -99,7 +99,11 @@ async def test_permission_denied_is_private_and_nothing_is_posted(make_rig: RigF
     await rig.driver.slash("plugin disable", plugin="demo")
     assert kinds(rig) == ["callback", "delete", "followup"]
     notice = rig.webhook.requests[-1]
-    assert notice.ephemeral and "Manage" in (notice.content or "") and "permission" in (notice.content or "")
+    assert (
+        notice.ephemeral
+        and "Manage" in (notice.content or "")
+        and "permission" in (notice.content or "")
+    )
     assert rig.webhook.public_texts() == []
 
     rig.webhook.requests.clear()
@@ -136,11 +140,24 @@ async def test_threads_inherit_the_parents_nsfw_flag(make_rig: RigFactory) -> No
     parent = rig.driver.channel
     parent.nsfw = True
     thread_id = parent.id + 1000
-    thread = {"id": str(thread_id), "type": 11, "guild_id": str(rig.driver.guild.id),
-              "parent_id": str(parent.id), "name": "a story thread", "owner_id": str(rig.bot.user.id),
-              "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
-                                  "archive_timestamp": discord.utils.utcnow().isoformat(), "locked": False},
-              "message_count": 0, "member_count": 1, "rate_limit_per_user": 0, "flags": 0}
+    thread = {
+        "id": str(thread_id),
+        "type": 11,
+        "guild_id": str(rig.driver.guild.id),
+        "parent_id": str(parent.id),
+        "name": "a story thread",
+        "owner_id": str(rig.bot.user.id),
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": discord.utils.utcnow().isoformat(),
+            "locked": False,
+        },
+        "message_count": 0,
+        "member_count": 1,
+        "rate_limit_per_user": 0,
+        "flags": 0,
+    }
     DemoPlugin.seen.clear()
     await rig.driver.slash("demo where", channel=thread)
     assert rig.webhook.texts()[-1] == "thread=True nsfw=True"
@@ -165,5 +182,9 @@ async def test_autocomplete_asks_the_plugin(make_rig: RigFactory) -> None:
     rig = await make_rig(plugins=[DemoPlugin])
     await rig.driver.autocomplete("demo color", "name", "gr")
     [answer] = rig.webhook.requests
-    assert answer.body == {"type": 8, "data": {"choices": [{"name": "green", "value": "green"},
-                                                           {"name": "grey", "value": "grey"}]}}
+    assert answer.body == {
+        "type": 8,
+        "data": {
+            "choices": [{"name": "green", "value": "green"}, {"name": "grey", "value": "grey"}]
+        },
+    }

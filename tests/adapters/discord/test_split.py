@@ -19,7 +19,9 @@ def test_paragraphs_are_kept_whole_and_nothing_is_lost() -> None:
     for part in parts:
         assert part.startswith("Paragraph ")
         assert part.rstrip().endswith("wood.")
-    assert "".join(parts).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
+    assert "".join(parts).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace(
+        "\n", ""
+    )
 
 
 def test_one_huge_paragraph_breaks_at_sentence_ends() -> None:

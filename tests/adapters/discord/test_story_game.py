@@ -19,10 +19,14 @@ async def test_story_game_via_slash_commands(make_rig: RigFactory) -> None:
     rig = await make_rig(plugins=[StoryPlugin], router={"stream_edit_interval_s": 0.1})
     driver, webhook = rig.driver, rig.webhook
 
-    await driver.slash("story start", premise="A shy dragon who is afraid of the dark", title="Spark")
+    await driver.slash(
+        "story start", premise="A shy dragon who is afraid of the dark", title="Spark"
+    )
     assert "begins" in webhook.public_texts()[-1]
 
-    await driver.slash("story add", text="One night, Spark found a tiny lantern in the grass.", member=1)
+    await driver.slash(
+        "story add", text="One night, Spark found a tiny lantern in the grass.", member=1
+    )
     typing_in: list[int] = []
 
     async def typing(channel: discord.abc.Messageable) -> None:
@@ -69,8 +73,11 @@ async def test_vote_buttons_count_each_player_once(make_rig: RigFactory) -> None
     await driver.slash("story start", premise="Two friends find a map", mode="vote")
     await driver.slash("story join", member=1)
     await driver.slash("story continue")
-    posted = [m for m in webhook.messages.values()
-              if any(b["custom_id"].startswith("story:vote:") for b in buttons_in(m["components"]))]
+    posted = [
+        m
+        for m in webhook.messages.values()
+        if any(b["custom_id"].startswith("story:vote:") for b in buttons_in(m["components"]))
+    ]
     assert posted, "no vote message with buttons"
     message = posted[-1]
     votes = [b["custom_id"] for b in buttons_in(message["components"])]

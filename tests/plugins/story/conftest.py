@@ -58,8 +58,15 @@ class Game:
     def channel_key(self) -> str:
         return f"console:{self.channel}"
 
-    def line(self, user: str, text: str = "", *, action: str | None = None,
-             mod: bool = False, admin: bool = False) -> str:
+    def line(
+        self,
+        user: str,
+        text: str = "",
+        *,
+        action: str | None = None,
+        mod: bool = False,
+        admin: bool = False,
+    ) -> str:
         data: dict[str, Any] = {"user": user, "channel": self.channel, "text": text}
         if action is not None:
             data["action"] = action

@@ -25,7 +25,9 @@ def texts(records: list[dict[str, Any]]) -> str:
     return "\n".join(r["text"] for r in records)
 
 
-def assert_clean_bot_text(text: str, player_names: tuple[str, ...] = ("Alice", "Bob", "Carol")) -> None:
+def assert_clean_bot_text(
+    text: str, player_names: tuple[str, ...] = ("Alice", "Bob", "Carol")
+) -> None:
     """The output-hygiene promises for a storyteller turn."""
     assert text.strip(), "empty continuation"
     assert len(text) <= DISCORD_LIMIT

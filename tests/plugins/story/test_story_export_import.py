@@ -26,7 +26,10 @@ async def test_export_and_import_round_trip(make_game: GameFactory) -> None:
     exported = by_reply(records, 5)[0]["attachments"][0]
     assert exported["filename"].endswith(".json")
     document = json.loads(exported["text"])
-    assert [t["text"] for t in document["turns"]] == ["Robo opened the oven.", "Robo found some flour."]
+    assert [t["text"] for t in document["turns"]] == [
+        "Robo opened the oven.",
+        "Robo found some flour.",
+    ]
     assert "already running" in texts(by_reply(records, 6))
     original = await active_story(store)
 
@@ -42,7 +45,9 @@ async def test_export_and_import_round_trip(make_game: GameFactory) -> None:
     imported = await active_story(store)
     assert imported.id != original.id and imported.title == "Robo"
     assert [(t.author_name, t.text) for t in await visible_turns(store, imported.id)] == [
-        ("Alice", "Robo opened the oven."), ("Bob", "Robo found some flour.")]
+        ("Alice", "Robo opened the oven."),
+        ("Bob", "Robo found some flour."),
+    ]
     assert "Robo found some flour." in texts(by_reply(records, 4))
     records = await game.play(game.line("Carol", f"/story export story={original.id} format=md"))
     assert "Robo opened the oven." in records[0]["attachments"][0]["text"]

@@ -33,8 +33,9 @@ async def test_blocked_generation_adds_nothing(make_game: GameFactory) -> None:
     story = await active_story(store)
     before = story.state_version
     # this server's rules now block every word the model could write
-    await store.settings.set("moderation", "rules", {"regex_rules": ["[A-Za-z]{2}"]},
-                             guild_id="console")
+    await store.settings.set(
+        "moderation", "rules", {"regex_rules": ["[A-Za-z]{2}"]}, guild_id="console"
+    )
     records = await game.play(game.line("Alice", "/story continue"))
     print(transcript(records))
     # Nothing generated reaches the channel: only notices, or texts the filters withheld (under

@@ -46,7 +46,8 @@ async def test_free_mode_game(make_game: GameFactory) -> None:
     # a model summary when it is usable, else the story's own start and latest turns
     assert recap.startswith("📜")
     assert "Recap of Spark:" in recap or (
-        "It began:" in recap and "Spark did not like the night." in recap)
+        "It began:" in recap and "Spark did not like the night." in recap
+    )
 
     # the storyteller writes on its own after every 2 player turns once a moderator says so
     records = await game.play(
@@ -106,8 +107,9 @@ async def test_bad_input_gets_usage_and_changes_nothing(make_game: GameFactory) 
     assert "isn't mine" in texts(by_reply(records, 8))
     assert "isn't mine" in texts(by_reply(records, 9))
     assert "limit is 1,500" in texts(by_reply(records, 10))
-    assert all(r["kind"] == "notice" for n in (1, 2, 3, 5, 6, 7, 8, 9, 10)
-               for r in by_reply(records, n))
+    assert all(
+        r["kind"] == "notice" for n in (1, 2, 3, 5, 6, 7, 8, 9, 10) for r in by_reply(records, n)
+    )
     story = await active_story(game.app.store)
     assert await game.app.store.turns.count(story.id) == 0
     assert story.premise == "A cat who can fly"

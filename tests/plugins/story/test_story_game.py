@@ -33,8 +33,14 @@ def test_advance_and_leave() -> None:
     earlier = state.leave("a", now=3.0, timeout=10.0)
     assert earlier.current_player == B and earlier.deadline == 11.0
     assert GameState().leave("x", now=0, timeout=1) == GameState()
-    assert three().leave("a", now=0, timeout=1).leave("b", now=0, timeout=1).leave(
-        "c", now=0, timeout=1).players == ()
+    assert (
+        three()
+        .leave("a", now=0, timeout=1)
+        .leave("b", now=0, timeout=1)
+        .leave("c", now=0, timeout=1)
+        .players
+        == ()
+    )
 
 
 def test_skip_expired_skips_absent_players_but_never_the_actor() -> None:
@@ -89,8 +95,9 @@ def test_tally_majority_and_seeded_fair_tie_break() -> None:
 
 
 def test_sampling_presets_and_overrides() -> None:
-    params = sampling_params("focused", overrides={"temperature": 0.3, "bogus": 1},
-                             max_new_tokens=40, seed=5)
+    params = sampling_params(
+        "focused", overrides={"temperature": 0.3, "bogus": 1}, max_new_tokens=40, seed=5
+    )
     assert params.temperature == 0.3 and params.top_k == 30 and params.max_new_tokens == 40
     assert params.seed == 5
     assert sampling_params("nope", max_new_tokens=10).temperature == 0.8

@@ -17,10 +17,21 @@ from storage.records import PromptContext, PromptPart, PromptPartKind, Story, St
 
 def story(**changes: object) -> Story:
     values: dict[str, object] = dict(
-        id=1, guild_id="g", channel_id="c", channel_key="g:c", title="Spark",
-        premise="A shy dragon", memory="", author_note="", mode="free",
-        status=StoryStatus.ACTIVE, state={}, state_version=0, created_by_id="u-a",
-        created_by_name="Alice", created_at=datetime.now(UTC),
+        id=1,
+        guild_id="g",
+        channel_id="c",
+        channel_key="g:c",
+        title="Spark",
+        premise="A shy dragon",
+        memory="",
+        author_note="",
+        mode="free",
+        status=StoryStatus.ACTIVE,
+        state={},
+        state_version=0,
+        created_by_id="u-a",
+        created_by_name="Alice",
+        created_at=datetime.now(UTC),
     )
     values.update(changes)
     return Story(**values)  # type: ignore[arg-type]
@@ -50,12 +61,15 @@ def test_retry_leaves_out_the_turn_it_rewrites() -> None:
 
 
 def test_chat_prompt_has_rules_premise_and_player_names() -> None:
-    system, user = chat_continuation(story(), "Alice: Spark woke up.",
-                                     player_names=["Alice", "Bob"], allow_player_voice=False)
+    system, user = chat_continuation(
+        story(), "Alice: Spark woke up.", player_names=["Alice", "Bob"], allow_player_voice=False
+    )
     assert system.role == "system" and user.role == "user"
     assert '"Spark"' in system.content and "Premise: A shy dragon" in system.content
     assert "Never write words or actions for the players (Alice, Bob)" in system.content
-    assert "Alice: Spark woke up." in user.content and user.content.endswith("Write what happens next.")
+    assert "Alice: Spark woke up." in user.content and user.content.endswith(
+        "Write what happens next."
+    )
     free, _ = chat_continuation(story(title=""), "x", player_names=[], allow_player_voice=True)
     assert "Never" not in free.content and "called" not in free.content
     recap_system, recap_user = chat_recap("A shy dragon", "Spark yawned.")
@@ -66,8 +80,18 @@ def test_prompt_budget_leaves_room_for_the_answer_and_chat_markers() -> None:
     def count(text: str) -> int:
         return len(text.split())
 
-    base = prompt_budget(max_context_tokens=512, max_new_tokens=100, fixed_text="a b c",
-                         count_tokens=count, chat=False)
-    chat = prompt_budget(max_context_tokens=512, max_new_tokens=100, fixed_text="a b c",
-                         count_tokens=count, chat=True)
+    base = prompt_budget(
+        max_context_tokens=512,
+        max_new_tokens=100,
+        fixed_text="a b c",
+        count_tokens=count,
+        chat=False,
+    )
+    chat = prompt_budget(
+        max_context_tokens=512,
+        max_new_tokens=100,
+        fixed_text="a b c",
+        count_tokens=count,
+        chat=True,
+    )
     assert base == 512 - 100 - 3 - 2 and chat < base

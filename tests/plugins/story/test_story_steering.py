@@ -62,5 +62,8 @@ async def test_memory_note_and_lore_reach_the_prompt(make_game: GameFactory) -> 
     story = await active_story(store)
     history = await store.stories.history(story.id)
     assert [(h.field, h.user_id) for h in history] == [
-        ("memory", "u-alice"), ("author_note", "u-dana"), ("memory", "u-alice"),
-        ("author_note", "u-alice")]
+        ("memory", "u-alice"),
+        ("author_note", "u-dana"),
+        ("memory", "u-alice"),
+        ("author_note", "u-alice"),
+    ]

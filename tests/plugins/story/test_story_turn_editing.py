@@ -29,7 +29,10 @@ async def test_edit_and_undo_permissions(make_game: GameFactory) -> None:
     story = await active_story(store)
     assert await visible_turns(store, story.id) == []
     everything = await store.turns.all(story.id, include_removed=True)
-    assert [t.text for t in everything] == ["Robo opened the oven.", "Robo burned the toast a little."]
+    assert [t.text for t in everything] == [
+        "Robo opened the oven.",
+        "Robo burned the toast a little.",
+    ]
     assert [t.removed_by for t in everything] == ["u-alice", "u-dana"]
 
 

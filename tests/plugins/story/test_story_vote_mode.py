@@ -68,8 +68,9 @@ async def test_vote_mode_game(make_game: GameFactory) -> None:
     )
     print(transcript(records))
     closing = texts(records)
-    expected = tally(VoteRound(2, tuple(candidates.values()), 0.0, {"a": 0, "b": 1}),
-                     f"{story.id}:2").winner
+    expected = tally(
+        VoteRound(2, tuple(candidates.values()), 0.0, {"a": 0, "b": 1}), f"{story.id}:2"
+    ).winner
     assert "tie between options 1 and 2" in closing
     assert f"**option {expected + 1}** wins" in closing
     assert (await store.turns.last(story.id)).text == candidates[expected + 1]
