@@ -1,6 +1,7 @@
 """Train the offensive-language classifiers shipped in bot/moderation/data/.
 
-    python scripts/train_moderation.py --kind transformer   # the default classifier (~40 min CPU)
+    python scripts/train_moderation.py --kind transformer --stories 2000 --story-weight 0.3
+                                                    # the shipped MiniLM (~40 min, one core)
     python scripts/train_moderation.py --kind nblr          # the n-gram model (~2 min)
     python scripts/train_moderation.py --kind cascade       # the default: gate, then MiniLM
 
@@ -54,15 +55,15 @@ def main() -> None:
         "--out", type=Path, help="where to write (default: the shipped model of that kind)"
     )
     parser.add_argument("--base-model", type=Path, help="transformer: base encoder directory")
-    parser.add_argument("--epochs", type=int, default=3, help="transformer: passes over the data")
-    parser.add_argument("--learning-rate", type=float, default=8e-5, help="transformer: peak LR")
+    parser.add_argument("--epochs", type=int, default=2, help="transformer: passes over the data")
+    parser.add_argument("--learning-rate", type=float, default=5e-5, help="transformer: peak LR")
     parser.add_argument("--threads", type=int, default=0, help="transformer: torch threads")
     parser.add_argument(
         "--aux-davidson",
         type=int,
-        default=0,
+        default=4000,
         help="transformer: also learn this many Davidson et al. tweets as a second task with "
-        "its own head (sharpens the encoder; their labels never mix with OLID's)",
+        "its own head (more tweets for the encoder; their labels never mix with OLID's; 0 = none)",
     )
     parser.add_argument(
         "--no-spell-emoji",
