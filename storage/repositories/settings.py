@@ -107,13 +107,7 @@ class ScopedSettings:
         self._default(namespace, key)
         guild, channel = _scope(guild_id, channel_id)
         async with self._db.write() as conn:
-            await upsert(
-                conn,
-                scoped_settings,
-                self._row(namespace, key, guild, channel, value),
-                keys=_KEYS,
-                update=("value", "updated_at"),
-            )
+            await self._write(conn, self._row(namespace, key, guild, channel, value))
         self._cache.pop((guild, channel), None)
 
     async def update(
@@ -150,13 +144,7 @@ class ScopedSettings:
             ).first()
             before = _copy(row[0] if row is not None else default)
             after = change(_copy(before))
-            await upsert(
-                conn,
-                scoped_settings,
-                self._row(namespace, key, guild, channel, after),
-                keys=_KEYS,
-                update=("value", "updated_at"),
-            )
+            await self._write(conn, self._row(namespace, key, guild, channel, after))
         self._cache.pop((guild, channel), None)
         return before, _copy(after)
 
@@ -170,6 +158,10 @@ class ScopedSettings:
             "value": value,
             "updated_at": now(),
         }
+
+    @staticmethod
+    async def _write(conn: AsyncConnection, row: dict[str, Any]) -> None:
+        await upsert(conn, scoped_settings, row, keys=_KEYS, update=("value", "updated_at"))
 
     @staticmethod
     async def _ensure_row(conn: AsyncConnection, row: dict[str, Any]) -> None:
