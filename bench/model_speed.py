@@ -39,6 +39,7 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from bot.generation import GenerationRequest, GenerationService, GenerationSettings, SamplingParams
+from bot.generation.decoders import cache_argument, output_cache
 from bot.generation.fast_llama import FastLlama, supports
 from bot.generation.service import build_generation_service
 from bot.models import BUNDLED_MODEL_NAME, bundled_model_path
@@ -122,14 +123,16 @@ def main(
             ids = model.generate(**inputs, **kwargs)
         return int(ids.shape[1]) - prompt_len
 
+    cache_name = cache_argument(model)
+
     def run_forward_loop() -> int:
         with torch.inference_mode():
             result = model(**inputs, use_cache=True)
-            cache = result.past_key_values
+            cache = output_cache(result)
             nxt = result.logits[:, -1:].argmax(-1)
             for _ in range(new_tokens - 1):
-                result = model(input_ids=nxt, past_key_values=cache, use_cache=True)
-                cache = result.past_key_values
+                result = model(input_ids=nxt, use_cache=True, **{cache_name: cache})
+                cache = output_cache(result)
                 nxt = result.logits[:, -1:].argmax(-1)
         return new_tokens
 

@@ -87,6 +87,18 @@ def _pad_left(tensor: torch.Tensor, width: int) -> torch.Tensor:
     return F.pad(tensor, [0, 0, missing, 0]) if missing > 0 else tensor
 
 
+def cache_argument(model: Any) -> str:
+    """The forward keyword that takes the KV cache: ``cache`` since transformers 5.24 (which
+    deprecates ``past_key_values``), ``past_key_values`` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def output_cache(output: Any) -> Any:
+    """The KV cache a forward returned, under either name."""
+    found = output.get("cache")
+    return found if found is not None else output.past_key_values
+
+
 class ModelForward:
     """The model's own forward: any causal LM transformers can run."""
 
@@ -96,6 +108,7 @@ class ModelForward:
         self._model = model
         accepts = inspect.signature(model.forward).parameters
         self._kwargs = {"logits_to_keep": 1} if "logits_to_keep" in accepts else {}
+        self._cache_argument = cache_argument(model)
 
     def __call__(
         self,
@@ -108,13 +121,13 @@ class ModelForward:
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=None if cache is None else cache.inner,
             use_cache=True,
+            **{self._cache_argument: None if cache is None else cache.inner},
             **self._kwargs,
         )
         if cache is None:
-            return out.logits[:, -1, :], ModelCache(out.past_key_values)
-        cache.inner = out.past_key_values
+            return out.logits[:, -1, :], ModelCache(output_cache(out))
+        cache.inner = output_cache(out)
         return out.logits[:, -1, :], cache
 
 
