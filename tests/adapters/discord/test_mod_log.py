@@ -90,3 +90,32 @@ async def test_mod_commands_are_a_hidden_slash_group_with_private_answers(
     assert answers and all(r.ephemeral for r in answers)
     assert f"`{WORD}`" in (answers[-1].content or "")
     assert rig.webhook.public_texts() == []
+
+
+async def test_new_mod_commands_are_slash_commands_with_choices(make_rig: RigFactory) -> None:
+    rig = await make_rig(plugins=[DemoPlugin], moderation={"classifier_enabled": False})
+    tree = rig.bot.tree
+    group = tree.get_command("mod")
+    assert isinstance(group, discord.app_commands.Group)
+    assert group.default_permissions == discord.Permissions(manage_guild=True)
+    category = group.get_command("category")
+    assert isinstance(category, discord.app_commands.Command)
+    options = {o["name"]: o for o in category.to_dict(tree)["options"]}
+    assert [c["value"] for c in options["name"]["choices"]] == [
+        "profanity",
+        "sexual",
+        "offensive",
+        "custom",
+        "invite",
+    ]
+    assert [c["value"] for c in options["handling"]["choices"]] == ["block", "flag", "default"]
+    reset = group.get_command("reset")
+    assert isinstance(reset, discord.app_commands.Command)
+    assert [c["value"] for c in reset.to_dict(tree)["options"][0]["choices"]] == ["confirm"]
+
+    admin = discord.Permissions(manage_guild=True)
+    await rig.driver.slash("mod category", name="invite", handling="block", permissions=admin)
+    assert "`invite` are now always blocked" in rig.webhook.texts()[-1]
+    await rig.driver.slash("mod reset", confirm="confirm", permissions=admin)
+    assert "back to the bot's defaults" in rig.webhook.texts()[-1]
+    assert rig.webhook.requests[-1].ephemeral
