@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: setup play test lint bench clean
 
-$(BIN)/storyloom: pyproject.toml scripts/setup.sh
+$(BIN)/storyloom: pyproject.toml constraints.txt scripts/setup.sh
 	PYTHON=$(PY) VENV=$(VENV) bash scripts/setup.sh
 	@touch $@
 

@@ -22,7 +22,12 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     "${PIP[@]}" "torch==$TORCH_CPU_VERSION"
   fi
 fi
-echo "installing storyloom and its dev tools"
+# Tested versions (constraints.txt) unless STORYLOOM_CONSTRAINTS names another file or is empty.
+CONSTRAINTS="${STORYLOOM_CONSTRAINTS-constraints.txt}"
+if [ -n "$CONSTRAINTS" ]; then
+  PIP+=(-c "$CONSTRAINTS")
+fi
+echo "installing storyloom and its dev tools${CONSTRAINTS:+ (versions from $CONSTRAINTS)}"
 "${PIP[@]}" -e ".[dev]"
 # A third-party plugin package, installed the way users install plugins (tests use it).
 "${PIP[@]}" -e tests/fixtures/storyloom_dice
