@@ -68,7 +68,9 @@ def test_dockerfile_is_slim_non_root_with_healthcheck_and_volumes() -> None:
     assert re.search(r"^HEALTHCHECK .*\n?.*bot\.adapters\.discord\.health", text, re.M)
     assert re.search(r'^VOLUME \["/data", "/models"\]', text, re.M)
     torch_at = text.index("download.pytorch.org/whl/cpu")
-    assert torch_at < text.index('pip install ".[')  # the CPU torch wheel comes first
+    project = re.search(r'pip install -c constraints\.txt "\.\[', text)
+    assert project and torch_at < project.start()  # the CPU torch wheel first, then tested pins
+    assert re.search(r"^COPY [^\n]*constraints\.txt", text, re.M)
     assert 'ENTRYPOINT ["storyloom"]' in text
 
 
