@@ -107,18 +107,17 @@ class StoreRulesProvider:
     ) -> tuple[GuildRules, GuildRules]:
         """Apply ``change`` to the stored rules, validate and store the result; returns (before,
         after). Errors from ``change`` or validation leave the stored rules as they were."""
-        found: list[GuildRules] = []
 
         def apply(raw: Any) -> dict[str, Any]:
-            before = parse(raw)
-            after = change(before)
+            after = change(parse(raw))
             validate(after)
-            found[:] = [before, after]
             return to_stored(after)
 
         # One transaction that other processes wait for: concurrent edits never lose each other.
-        await self._settings.update(RULES_NAMESPACE, RULES_KEY, apply, guild_id=guild_id)
-        return found[0], found[1]
+        before, after = await self._settings.update(
+            RULES_NAMESPACE, RULES_KEY, apply, guild_id=guild_id
+        )
+        return parse(before), parse(after)
 
     async def reset(self, guild_id: str) -> None:
         """Forget the stored rules (readable or not): the defaults apply again."""
