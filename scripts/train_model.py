@@ -1,9 +1,14 @@
 """Train storyloom's bundled story model: a byte-level BPE tokenizer and a small Llama-style causal LM.
 
-The script reads a corpus folder holding ``tinystories_train.txt`` (documents separated by lines
-``<|endoftext|>``) and optionally ``gutenberg_stories.txt``, holds out a seeded validation split of
-TinyStories documents, trains, evaluates held-out bits per UTF-8 byte, checkpoints (``--resume``)
-and exports the best model in Hugging Face format (atomically swapped into ``--out``).
+The script reads every ``*.txt`` file of a corpus folder (documents separated by lines
+``<|endoftext|>``; a file without separators is cut into paragraph-aligned chunks), holds out two
+seeded splits of documents from each file -- validation, which chooses the checkpoint, and test,
+which decides nothing and is only reported -- trains on all the rest, checkpoints (``--resume``),
+exports the best model in Hugging Face format (atomically swapped into ``--out``) and writes the
+train, validation and test bits per UTF-8 byte of that model into ``training_metrics.json``.
+
+``--device cuda`` trains on a GPU with bf16 autocast (``--compile`` adds ``torch.compile``);
+``scripts/train_model_gpu.sh`` is the prepared run for a lent GPU machine.
 
 Example (the command that trained the bundled model is in bot/models/tiny_story/README.md)::
 
@@ -34,8 +39,6 @@ from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTra
 logger = logging.getLogger("train_model")
 
 EOT = "<|endoftext|>"
-TINYSTORIES_FILE = "tinystories_train.txt"
-GUTENBERG_FILE = "gutenberg_stories.txt"
 KEPT_ON_EXPORT = ("README.md", "__init__.py")
 
 
@@ -63,12 +66,13 @@ PRESETS: dict[str, ModelShape] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Splits:
-    """Tokenized training streams and the held-out TinyStories documents (raw text)."""
+class SourceSplit:
+    """One corpus file's documents: train / validation (chooses) / test (only reported)."""
 
-    stories: torch.Tensor
-    gutenberg: torch.Tensor | None
+    name: str
+    train: list[str]
     validation: list[str]
+    test: list[str]
 
 
 # ---------------------------------------------------------------- data
@@ -80,14 +84,45 @@ def read_documents(path: Path) -> list[str]:
     return [doc.strip() for doc in text.split(EOT) if doc.strip()]
 
 
-def split_documents(docs: list[str], val_docs: int, seed: int) -> tuple[list[str], list[str]]:
-    """Seeded split by document: (train, validation)."""
+def split_documents(
+    docs: list[str], holdout_docs: int, seed: int
+) -> tuple[list[str], list[str], list[str]]:
+    """Seeded split by document: (train, validation, test); each held-out split gets
+    ``holdout_docs`` documents but never more than a twentieth of the file."""
+    if len(docs) < 3:
+        return list(docs), [], []
     order = list(range(len(docs)))
     random.Random(seed).shuffle(order)
-    n_val = min(val_docs, max(1, len(docs) // 10))
-    val = [docs[i] for i in order[:n_val]]
-    train = [docs[i] for i in order[n_val:]]
-    return train, val
+    n = min(holdout_docs, max(1, len(docs) // 20))
+    val = [docs[i] for i in order[:n]]
+    test = [docs[i] for i in order[n : 2 * n]]
+    train = [docs[i] for i in order[2 * n :]]
+    return train, val, test
+
+
+def corpus_documents(path: Path) -> list[str]:
+    """A corpus file's documents: ``<|endoftext|>``-separated, else paragraph-aligned chunks."""
+    text = path.read_text(encoding="utf-8")
+    if EOT in text:
+        return read_documents(path)
+    return chunk_paragraphs(text)
+
+
+def load_corpus(
+    folder: Path, holdout_docs: int, seed: int, max_docs: int | None
+) -> list[SourceSplit]:
+    """Every ``*.txt`` file of ``folder``, each split by document."""
+    files = sorted(folder.glob("*.txt"))
+    if not files:
+        raise SystemExit(f"no *.txt files in {folder}: give the folder holding the story corpus")
+    sources = []
+    for path in files:
+        docs = corpus_documents(path)
+        if max_docs:
+            docs = docs[:max_docs]
+        train, val, test = split_documents(docs, holdout_docs, seed)
+        sources.append(SourceSplit(path.stem, train, val, test))
+    return sources
 
 
 def train_tokenizer(texts: list[str], vocab_size: int) -> Tokenizer:
@@ -129,9 +164,9 @@ def encode_stream(tok: Tokenizer, docs: list[str], eot_id: int) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
-def gutenberg_documents(path: Path, chunk_chars: int = 4000) -> list[str]:
-    """Gutenberg text cut into paragraph-aligned chunks (used only as extra training text)."""
-    paragraphs = [p.strip() for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+def chunk_paragraphs(text: str, chunk_chars: int = 2000) -> list[str]:
+    """Text without document separators (whole books) cut into paragraph-aligned chunks."""
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
     chunks: list[str] = []
     current: list[str] = []
     size = 0
@@ -296,7 +331,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Train the storyloom story model (tokenizer + Llama-style causal LM).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("corpus", type=Path, help=f"folder with {TINYSTORIES_FILE} [+ {GUTENBERG_FILE}]")
+    p.add_argument("corpus", type=Path, help="folder of *.txt story files (../shared/corpus)")
     p.add_argument("--out", type=Path, required=True, help="HF model dir to export into")
     p.add_argument(
         "--run-dir",
@@ -309,14 +344,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seq-len", type=int, help="override the preset's training window")
     p.add_argument("--batch-size", type=int, help="override the preset's batch size")
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--val-docs", type=int, default=250, help="held-out TinyStories documents")
-    p.add_argument("--max-docs", type=int, help="use only the first N TinyStories documents")
     p.add_argument(
-        "--gutenberg-fraction",
-        type=float,
-        default=0.125,
-        help="share of batch rows drawn from the Gutenberg text (0 disables)",
+        "--holdout-docs",
+        type=int,
+        default=250,
+        help="documents per file in each of the validation and test splits (at most 1/20 each)",
     )
+    p.add_argument("--max-docs", type=int, help="use only the first N documents of each file")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--min-lr-ratio", type=float, default=0.05)
     p.add_argument("--warmup", type=float, default=0.03, help="warmup share of the run")
@@ -332,18 +366,70 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0: by time)")
     p.add_argument("--eval-minutes", type=float, default=7.0, help="evaluate every N minutes")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument(
+        "--device", default="cpu", help="cpu, cuda or cuda:N (cuda trains with bf16 autocast)"
+    )
+    p.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bf16 autocast (default: on for cuda, off for cpu)",
+    )
+    p.add_argument("--compile", action="store_true", help="torch.compile the training forward")
     p.add_argument("--resume", action="store_true", help="continue from run-dir's checkpoint")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = p.parse_args(argv)
     if args.max_steps <= 0 and args.max_minutes <= 0:
         p.error("give --max-steps and/or --max-minutes")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: no CUDA device here; use --device cpu")
     return args
+
+
+def split_report(
+    model: LlamaForCausalLM, tok: Tokenizer, sources: list[SourceSplit], eot_id: int, seed: int
+) -> dict[str, object]:
+    """Train / validation / test bits per byte of ``model``, per file and over all files.
+
+    "train" scores a seeded sample of training documents as large as the test split, so the
+    train/test gap compares like with like.
+    """
+    rng = random.Random(seed + 1)
+    report: dict[str, object] = {}
+    totals: dict[str, list[float]] = {
+        "train": [0.0, 0.0],
+        "validation": [0.0, 0.0],
+        "test": [0.0, 0.0],
+    }
+    per_source: dict[str, dict[str, float]] = {}
+    for src in sources:
+        sample = rng.sample(src.train, min(len(src.test), len(src.train)))
+        row: dict[str, float] = {}
+        for split, docs in (("train", sample), ("validation", src.validation), ("test", src.test)):
+            if not docs:
+                continue
+            bpb, _ = bits_per_byte(model, tok, docs, eot_id)
+            n_bytes = sum(len(d.encode("utf-8")) for d in docs)
+            row[split] = round(bpb, 4)
+            totals[split][0] += bpb * n_bytes
+            totals[split][1] += n_bytes
+        per_source[src.name] = row
+    for split, (bits, n_bytes) in totals.items():
+        report[f"{split}_bits_per_byte"] = round(bits / max(1.0, n_bytes), 4)
+    train_bpb = report["train_bits_per_byte"]
+    test_bpb = report["test_bits_per_byte"]
+    assert isinstance(train_bpb, float) and isinstance(test_bpb, float)
+    report["train_test_gap"] = round(test_bpb - train_bpb, 4)
+    report["per_source"] = per_source
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    use_bf16 = device.type == "cuda" if args.bf16 is None else args.bf16
     shape = PRESETS[args.preset]
     shape = replace(
         shape,
@@ -358,16 +444,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     random.seed(args.seed)
 
-    docs = read_documents(args.corpus / TINYSTORIES_FILE)
-    if args.max_docs:
-        docs = docs[: args.max_docs]
-    train_docs, val_docs = split_documents(docs, args.val_docs, args.seed)
-    gut_path = args.corpus / GUTENBERG_FILE
-    gut_docs = (
-        gutenberg_documents(gut_path) if args.gutenberg_fraction > 0 and gut_path.exists() else []
-    )
-    if args.max_docs:
-        gut_docs = gut_docs[: max(1, args.max_docs // 20)]
+    sources = load_corpus(args.corpus, args.holdout_docs, args.seed, args.max_docs)
+    train_docs = [doc for src in sources for doc in src.train]
+    random.Random(args.seed).shuffle(train_docs)
+    validation = [doc for src in sources for doc in src.validation]
 
     if args.resume and tok_path.exists():
         tok = Tokenizer.from_file(str(tok_path))
@@ -377,19 +457,18 @@ def main(argv: list[str] | None = None) -> int:
     eot_id = tok.token_to_id(EOT)
     assert eot_id is not None
     vocab = tok.get_vocab_size()
-    splits = Splits(
-        stories=encode_stream(tok, train_docs, eot_id),
-        gutenberg=encode_stream(tok, gut_docs, eot_id) if gut_docs else None,
-        validation=val_docs,
-    )
+    stream = encode_stream(tok, train_docs, eot_id)
     train_bytes = sum(len(d.encode("utf-8")) for d in train_docs)
+    for src in sources:
+        logger.info(
+            "%s: %d train, %d validation, %d test documents",
+            src.name,
+            len(src.train),
+            len(src.validation),
+            len(src.test),
+        )
     logger.info(
-        "docs: %d train (%d tokens, %.2f bytes/token), %d validation; gutenberg tokens: %d",
-        len(train_docs),
-        len(splits.stories),
-        train_bytes / len(splits.stories),
-        len(val_docs),
-        0 if splits.gutenberg is None else len(splits.gutenberg),
+        "training stream: %d tokens (%.2f bytes/token)", len(stream), train_bytes / len(stream)
     )
 
     model = build_model(shape, eot_id, vocab)
@@ -411,16 +490,30 @@ def main(argv: list[str] | None = None) -> int:
     step, elapsed_before, best_bpb = 0, 0.0, float("inf")
     history: list[dict[str, float]] = []
     if args.resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, weights_only=False)
+        state = torch.load(ckpt_path, weights_only=False, map_location="cpu")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
         step, elapsed_before = state["step"], state["elapsed"]
         best_bpb, history = state["best_bpb"], state["history"]
         logger.info("resumed at step %d (%.1f min)", step, elapsed_before / 60)
+    model.to(device)
+    forward = torch.compile(model) if args.compile else model
 
     max_seconds = args.max_minutes * 60
     hf_tok = hf_tokenizer(tok, shape.seq_len)
+    run_facts = {
+        "parameters": n_params,
+        "shape": asdict(shape),
+        "sources": {
+            src.name: [len(src.train), len(src.validation), len(src.test)] for src in sources
+        },
+        "training_tokens": len(stream),
+        "seed": args.seed,
+        "device": str(device),
+        "bf16": use_bf16,
+        "args": sys.argv[1:] if argv is None else argv,
+    }
 
     def progress_of(step_now: int, elapsed: float) -> float:
         parts = []
@@ -430,9 +523,13 @@ def main(argv: list[str] | None = None) -> int:
             parts.append(elapsed / max_seconds)
         return max(parts)
 
+    def on_cpu() -> LlamaForCausalLM:
+        return model if device.type == "cpu" else model.to("cpu")
+
     def evaluate_and_save(elapsed: float) -> None:
         nonlocal best_bpb
-        bpb, nats = bits_per_byte(model, tok, splits.validation, eot_id)
+        cpu_model = on_cpu()
+        bpb, nats = bits_per_byte(cpu_model, tok, validation, eot_id)
         history.append(
             {
                 "step": step,
@@ -455,18 +552,13 @@ def main(argv: list[str] | None = None) -> int:
             metrics = {
                 "step": step,
                 "minutes": round(elapsed / 60, 2),
-                "bits_per_byte": round(bpb, 4),
-                "val_nats_per_token": round(nats, 4),
-                "parameters": n_params,
-                "shape": asdict(shape),
-                "val_docs": len(splits.validation),
-                "seed": args.seed,
-                "args": sys.argv[1:] if argv is None else argv,
+                "validation_bits_per_byte": round(bpb, 4),
+                **run_facts,
             }
-            export_model(model, hf_tok, args.out, metrics)
+            export_model(cpu_model, hf_tok, args.out, metrics)
         torch.save(
             {
-                "model": model.state_dict(),
+                "model": cpu_model.state_dict(),
                 "optimizer": opt.state_dict(),
                 "generator": gen.get_state(),
                 "step": step,
@@ -478,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         ckpt_path.with_suffix(".tmp").replace(ckpt_path)
         (run_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+        model.to(device)
 
     model.train()
     start = time.monotonic() - elapsed_before
@@ -490,9 +583,6 @@ def main(argv: list[str] | None = None) -> int:
         dynamic_ncols=True,
         mininterval=5.0,
     )
-    n_gut = 0
-    if splits.gutenberg is not None:
-        n_gut = round(shape.batch_size * args.gutenberg_fraction)
     smoothed = None
     while True:
         elapsed = time.monotonic() - start
@@ -502,12 +592,12 @@ def main(argv: list[str] | None = None) -> int:
         lr = lr_at(progress, args.lr, args.warmup, args.min_lr_ratio)
         for group in opt.param_groups:
             group["lr"] = lr
-        rows = [sample_batch(splits.stories, shape.batch_size - n_gut, shape.seq_len, gen)]
-        if n_gut and splits.gutenberg is not None:
-            rows.append(sample_batch(splits.gutenberg, n_gut, shape.seq_len, gen))
-        batch = torch.cat(rows)
-        logits = model(input_ids=batch[:, :-1]).logits
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1))
+        batch = sample_batch(stream, shape.batch_size, shape.seq_len, gen).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            logits = forward(input_ids=batch[:, :-1]).logits
+        loss = F.cross_entropy(
+            logits.float().reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1)
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -525,11 +615,23 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     if not history or history[-1]["step"] != step:
         evaluate_and_save(time.monotonic() - start)
+
+    # The exported (best-validation) model, scored once on every split. The test figures are
+    # written down here and decide nothing.
+    best = LlamaForCausalLM.from_pretrained(args.out).eval()
+    metrics_path = args.out / "training_metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics.update(split_report(best, tok, sources, eot_id, args.seed))
+    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
     logger.info(
-        "done: %d steps, %.1f min, best %.4f bits/byte",
+        "done: %d steps, %.1f min; best model: train %.4f, validation %.4f, test %.4f bits/byte "
+        "(gap %.4f)",
         step,
         (time.monotonic() - start) / 60,
-        best_bpb,
+        metrics["train_bits_per_byte"],
+        metrics["validation_bits_per_byte"],
+        metrics["test_bits_per_byte"],
+        metrics["train_test_gap"],
     )
     return 0
 

@@ -350,13 +350,14 @@ class DecodeWorker:
             if self._settings.torch_threads:
                 torch.set_num_threads(self._settings.torch_threads)
             loaded = load_model(self._settings)
+            self._m = loaded
+            self._decoder = pick_decoder(loaded.model, fast=self._settings.fast_decoder)
+            self._shared_gen = torch.Generator(device=loaded.device)
+            self._shared_gen.seed()
         except BaseException as exc:
+            # Every start-up failure reaches the waiting ``start()`` (it would wait forever).
             self._loaded.set_exception(exc)
             return
-        self._m = loaded
-        self._decoder = pick_decoder(loaded.model, fast=self._settings.fast_decoder)
-        self._shared_gen = torch.Generator(device=loaded.device)
-        self._shared_gen.seed()
         self._loaded.set_result(loaded)
         try:
             with torch.inference_mode():

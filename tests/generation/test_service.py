@@ -338,3 +338,21 @@ async def test_close_cancels_running_and_waiting_requests(tiny_model_dir: Path) 
         await waiting
     with pytest.raises(GenerationCancelled):
         await svc.complete(GenerationRequest("late", GREEDY.replace(max_new_tokens=2)))
+
+
+async def test_start_fails_fast_when_the_decoder_cannot_be_built(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure after the weights load (building the decoder) reaches ``start()``: it raises
+    instead of waiting forever."""
+    import bot.generation.local as local
+
+    def broken_decoder(model: Any, *, fast: bool) -> Any:
+        raise RuntimeError("decoder exploded")
+
+    monkeypatch.setattr(local, "pick_decoder", broken_decoder)
+    settings = GenerationSettings(model=str(tiny_model_dir), device="cpu")
+    service = build_generation_service(settings)
+    with pytest.raises(Exception, match="decoder exploded"):
+        await asyncio.wait_for(service.start(), timeout=20)
+    await service.close()

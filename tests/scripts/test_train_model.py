@@ -44,7 +44,7 @@ def write_corpus(folder: Path, n_stories: int = 40) -> None:
     (folder / "tinystories_train.txt").write_text("\n<|endoftext|>\n".join(stories) + "\n")
     (folder / "gutenberg_stories.txt").write_text(
         "There was once a king who had three daughters.\n\nThe youngest was the fairest of all.\n"
-        * 20
+        * 200
     )
 
 
@@ -70,8 +70,8 @@ def test_script_trains_exports_and_resumes_a_tiny_model(tmp_path: Path) -> None:
         str(run_dir),
         "--preset",
         "tiny",
-        "--val-docs",
-        "4",
+        "--holdout-docs",
+        "2",
         "--eval-every",
         "4",
         "--threads",
@@ -89,11 +89,51 @@ def test_script_trains_exports_and_resumes_a_tiny_model(tmp_path: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.config.model_type == "llama"
     assert len(generate(out, "Once upon a time,", 5)) > 0
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    for key in ("train_bits_per_byte", "validation_bits_per_byte", "test_bits_per_byte"):
+        assert 0 < metrics[key] < 16, key
+    assert metrics["train_test_gap"] == pytest.approx(
+        metrics["test_bits_per_byte"] - metrics["train_bits_per_byte"], abs=1e-3
+    )
+    assert set(metrics["per_source"]) == {"tinystories_train", "gutenberg_stories"}
+    assert metrics["sources"]["tinystories_train"] == [36, 2, 2]
 
     # --resume continues from the checkpoint instead of starting over.
     assert script.main([*common, "--max-steps", "12", "--resume"]) == 0
     history = json.loads((run_dir / "history.json").read_text())
     assert [h["step"] for h in history] == [4, 8, 12]
+
+
+def test_splits_are_disjoint_seeded_and_cover_every_file(tmp_path: Path) -> None:
+    script = load_script()
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, n_stories=200)
+    (corpus / "extra_book.txt").write_text("\n\n".join(f"Paragraph {i} " * 40 for i in range(300)))
+    sources = script.load_corpus(corpus, 5, 1234, None)
+    assert [s.name for s in sources] == ["extra_book", "gutenberg_stories", "tinystories_train"]
+    for src in sources:
+        assert src.validation and src.test
+        train_ids = {id(d) for d in src.train}
+        assert not train_ids & {id(d) for d in src.validation + src.test}
+        assert not {id(d) for d in src.validation} & {id(d) for d in src.test}
+    again = script.load_corpus(corpus, 5, 1234, None)
+    assert [s.test for s in again] == [s.test for s in sources]
+    stories = sources[2]
+    assert len(stories.validation) == len(stories.test) == 5
+    assert len(stories.train) == 190
+
+
+def test_bf16_autocast_path_trains_on_cpu(tmp_path: Path) -> None:
+    """The GPU path's options (bf16 autocast) run on CPU with the tiny preset."""
+    corpus, out = tmp_path / "corpus", tmp_path / "model"
+    write_corpus(corpus)
+    script = load_script()
+    args = [str(corpus), "--out", str(out), "--run-dir", str(tmp_path / "run")]
+    args += ["--preset", "tiny", "--holdout-docs", "2", "--max-steps", "3", "--eval-every", "3"]
+    assert script.main([*args, "--threads", "1", "--no-progress", "--bf16"]) == 0
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    assert metrics["bf16"] is True and metrics["device"] == "cpu"
+    assert 0 < metrics["test_bits_per_byte"] < 16
 
 
 def test_bits_per_byte_divides_nats_by_bytes(tmp_path: Path) -> None:
