@@ -11,6 +11,11 @@ Order of the prompt, one part per line::
 
 Player turns are tagged with their author (``Alice: I open the door.``); the bot's turns are the
 narration and stay untagged; system turns (joins, mode changes) are not part of the prompt.
+
+``prose=True`` is the form for a base (non-chat) model, which was trained on plain stories: every
+turn is an untagged paragraph, parts are separated by blank lines, and the author's note is left
+out (a base model cannot follow an instruction; it would copy it into the story; the story plugin
+steers by it when it ranks candidates instead).
 Memory, author's note and cue always go in; lore next; then turns newest first until the budget
 is spent (the window is contiguous: it stops at the first turn that does not fit).
 
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
     from storage.store import Store
 
 SEPARATOR = "\n"
+PROSE_SEPARATOR = "\n\n"
 FIRST_PAGE = 32
 MAX_PAGE = 512
 
@@ -55,12 +61,12 @@ def prompt_safe(text: str) -> str:
     return _LINE_BREAKS.sub(" ", text).replace("[", "(").replace("]", ")").strip()
 
 
-def render_turn(turn: Turn) -> str | None:
+def render_turn(turn: Turn, *, prose: bool = False) -> str | None:
     """How a turn reads in the prompt (None: not part of the prompt)."""
     text = prompt_safe(turn.text)
-    if turn.kind == TurnKind.PLAYER:
+    if turn.kind == TurnKind.PLAYER and not prose:
         return f"{turn.author_name}: {text}"
-    if turn.kind == TurnKind.BOT:
+    if turn.kind in (TurnKind.BOT, TurnKind.PLAYER):
         return text
     return None
 
@@ -90,6 +96,7 @@ async def assemble_context(
     author_note_depth: int = 3,
     lore_scan_turns: int = 4,
     cue: str = "",
+    prose: bool = False,
 ) -> PromptContext:
     """Build the prompt for the next continuation of ``story`` within ``budget_tokens``.
 
@@ -99,7 +106,8 @@ async def assemble_context(
     """
     if isinstance(story, int):
         story = await store.stories.get_any(story)
-    sep = count_tokens(SEPARATOR)
+    separator = PROSE_SEPARATOR if prose else SEPARATOR
+    sep = count_tokens(separator)
 
     def part(kind: PromptPartKind, text: str, ref: int | None = None) -> PromptPart:
         return PromptPart(kind, text, count_tokens(text), ref)
@@ -107,7 +115,7 @@ async def assemble_context(
     memory = part(PromptPartKind.MEMORY, story.memory.strip()) if story.memory.strip() else None
     note = (
         part(PromptPartKind.AUTHOR_NOTE, render_author_note(story.author_note))
-        if story.author_note.strip()
+        if story.author_note.strip() and not prose
         else None
     )
     cue_part = part(PromptPartKind.CUE, cue.strip()) if cue.strip() else None
@@ -137,7 +145,7 @@ async def assemble_context(
     computed: dict[int, int] = {}
     truncated = False
     async for turn in pages:
-        text = render_turn(turn)
+        text = render_turn(turn, prose=prose)
         if text is None:
             continue
         tokens = turn.token_count
@@ -154,7 +162,7 @@ async def assemble_context(
 
     while True:
         ordered = _order(memory, lore_parts, turn_parts[::-1], note, cue_part, author_note_depth)
-        text = SEPARATOR.join(p.text for p in ordered)
+        text = separator.join(p.text for p in ordered)
         total = count_tokens(text)
         if total <= budget_tokens:
             break

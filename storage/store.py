@@ -73,6 +73,7 @@ class Store:
         author_note_depth: int = 3,
         lore_scan_turns: int = 4,
         cue: str = "",
+        prose: bool = False,
     ) -> PromptContext:
         """See :func:`storage.context.assemble_context`."""
         return await assemble_context(
@@ -83,6 +84,7 @@ class Store:
             author_note_depth=author_note_depth,
             lore_scan_turns=lore_scan_turns,
             cue=cue,
+            prose=prose,
         )
 
     async def export_story(self, story: Story, fmt: str = "md") -> str:

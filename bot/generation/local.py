@@ -203,6 +203,7 @@ class _Row:
         "eos_ids",
         "generator",
         "job",
+        "logprob",
         "max_new",
         "ngram",
         "params",
@@ -216,6 +217,7 @@ class _Row:
         self.params = job.request.params
         self.max_new = job.prompt.max_new_tokens
         self.count = 0
+        self.logprob: float | None = 0.0  # chosen tokens' log-probabilities (None: unknown)
         self.eos_ids = frozenset() if self.params.ignore_eos else eos_ids
         self.decoder = IncrementalDecoder(tokenizer, job.prompt.token_ids)
         self.stops = StopScanner(self.params.stop)
@@ -243,8 +245,9 @@ class _Row:
         delta, self.unsent, self.sent_at = self.unsent, "", now
         return StreamChunk(delta=delta, text=self.stops.shown)
 
-    def accept(self, token: int) -> tuple[str, FinishReason | None]:
+    def accept(self, token: int, logprob: float | None = None) -> tuple[str, FinishReason | None]:
         self.count += 1
+        self.logprob = None if logprob is None or self.logprob is None else self.logprob + logprob
         if self.ngram is not None:
             self.ngram.push(token)
         reason: FinishReason | None = None
@@ -267,6 +270,7 @@ class _Row:
             finish_reason=reason,
             prompt_tokens=self.job.prompt.prompt_tokens,
             completion_tokens=self.count,
+            mean_logprob=self.logprob / self.count if self.count and self.logprob else None,
         )
 
 
@@ -308,6 +312,12 @@ class _Batch:
         self.rows += other.rows
         self.next_tokens = torch.cat([self.next_tokens, other.next_tokens])
         self.seen = torch.cat([self.seen, other.seen])
+
+
+def _chosen_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> list[float]:
+    """Each row's log-probability of its chosen token under the model's raw distribution."""
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    return logp.gather(1, tokens.unsqueeze(1)).squeeze(1).tolist()
 
 
 def _pad_left(mask: torch.Tensor, width: int) -> torch.Tensor:
@@ -430,7 +440,7 @@ class DecodeWorker:
         sampler = self._sampler_for(rows)
         group = _Batch(rows, cache, mask, ids[:, -1], seen)
         tokens = sampler.choose(logits, seen, self._banned(rows))
-        self._accept(group, tokens)
+        self._accept(group, tokens, _chosen_logprobs(logits, tokens))
         return group if group.rows else None
 
     # -- stepping ---------------------------------------------------------------------------
@@ -445,13 +455,14 @@ class DecodeWorker:
                 batch.next_tokens.unsqueeze(1), batch.mask, positions, batch.cache
             )
             tokens = self._sampler.choose(logits, batch.seen, self._banned(batch.rows))
+            logprobs = _chosen_logprobs(logits, tokens)
         except Exception as exc:
             log.exception("decoding step failed")
             self._finish_jobs([r.job for r in batch.rows], BackendError(f"the model failed: {exc}"))
             self._batch = None
             self.active = 0
             return
-        self._accept(batch, tokens)
+        self._accept(batch, tokens, logprobs)
         if not batch.rows:
             self._batch = None
             self._sampler = None
@@ -462,7 +473,7 @@ class DecodeWorker:
         """This step's n-gram bans (EOS for ``ignore_eos`` rows is the sampler's own)."""
         return {i: row.ngram.banned() for i, row in enumerate(rows) if row.ngram is not None}
 
-    def _accept(self, batch: _Batch, tokens: torch.Tensor) -> None:
+    def _accept(self, batch: _Batch, tokens: torch.Tensor, logprobs: list[float]) -> None:
         """Record each row's new token, stream text out, and drop the rows that finished."""
         batch.seen.scatter_(1, tokens.unsqueeze(1), True)
         batch.next_tokens = tokens
@@ -470,8 +481,9 @@ class DecodeWorker:
         keep: list[int] = []
         now = time.monotonic()
         interval = self._settings.stream_interval_s
-        for i, (row, token) in enumerate(zip(batch.rows, tokens.tolist(), strict=True)):
-            shown, reason = row.accept(token)
+        rows = zip(batch.rows, tokens.tolist(), logprobs, strict=True)
+        for i, (row, token, logprob) in enumerate(rows):
+            shown, reason = row.accept(token, logprob)
             if reason is None and row.job.wants_chunks:
                 chunk = row.chunk(shown, now, interval)
                 if chunk is not None:

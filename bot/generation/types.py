@@ -134,12 +134,18 @@ class GenerationRequest:
 
 @dataclass(frozen=True, slots=True)
 class GenerationResult:
-    """The finished text of one request (stop strings removed) and its token counts."""
+    """The finished text of one request (stop strings removed) and its token counts.
+
+    ``mean_logprob`` is the model's own average log-probability (natural log, before sampling
+    filters and temperature) of the tokens it chose; None when the backend does not report it.
+    Higher is more fluent: rerankers use it to compare candidates of one prompt.
+    """
 
     text: str
     finish_reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
+    mean_logprob: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

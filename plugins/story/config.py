@@ -112,9 +112,16 @@ class StorySettings(BaseModel):
     allow_player_voice: bool = False
     """Whether the storyteller may write lines for players ("Alice: ...")."""
     stream: bool = True
+    """Show the text as it is written (only with ``best_of = 1``: a ranked reply is posted whole)."""
+    best_of: int = Field(4, ge=1, le=8)
+    """Candidates written for each continuation (batched, so they cost little more than one);
+    the best by :mod:`plugins.kit.rerank` is posted and the others become its versions."""
     narrator_name: str = "Narrator"
-    base_cue: str = "Narrator:"
-    """The continuation cue that ends a base-model prompt (empty: continue on a fresh line)."""
+    prose_prompt: bool = True
+    """Base (non-chat) models get the story as plain prose paragraphs, the form they were trained
+    on: no speaker tags, no bracketed author's note (it steers the ranking instead)."""
+    base_cue: str = ""
+    """A continuation cue that ends a base-model prompt (empty: a new paragraph)."""
     author_note_depth: int = Field(3, ge=0, le=50)
     lore_scan_turns: int = Field(4, ge=0, le=50)
     max_turn_chars: int = Field(1500, ge=20, le=4000)

@@ -29,6 +29,8 @@ from bot.moderation.types import Direction, ModerationContext
 from bot.plugin import Call, Param, Plugin, PluginContext, action, command, trigger
 from bot.types import Attachment, Author, ButtonStyle, ChannelRef, Incoming, Permission, Reply
 from plugins import textcraft
+from plugins.kit.rerank import Candidate, rank
+from plugins.kit.words import words
 from plugins.story.config import (
     GUILD_KEYS,
     MODES,
@@ -49,7 +51,7 @@ from plugins.story.prompts import (
     prompt_budget,
     without_turn,
 )
-from storage.records import Story, StoryStatus, Turn, TurnKind
+from storage.records import PromptPartKind, Story, StoryStatus, Turn, TurnKind
 
 log = logging.getLogger(__name__)
 
@@ -386,6 +388,7 @@ class StoryPlugin(Plugin):
                 "Try a shorter premise or fewer new tokens."
             )
         cue = "" if (chat or recap) else self.config.base_cue
+        prose = self.config.prose_prompt and not chat
         context = await self.context.store.assemble_context(
             story,
             budget,
@@ -393,8 +396,14 @@ class StoryPlugin(Plugin):
             author_note_depth=self.config.author_note_depth,
             lore_scan_turns=self.config.lore_scan_turns,
             cue=cue,
+            prose=prose,
         )
-        text = context.text if exclude_turn_id is None else without_turn(context, exclude_turn_id)
+        sep = "\n\n" if prose else "\n"
+        text = (
+            context.text
+            if exclude_turn_id is None
+            else without_turn(context, exclude_turn_id, separator=sep)
+        )
         prompt: Any
         if recap:
             prompt = chat_recap(head, text) if chat else base_recap(head, text)
@@ -406,10 +415,12 @@ class StoryPlugin(Plugin):
                 allow_player_voice=self.config.allow_player_voice,
             )
         else:
-            prompt = base_continuation(head, text)
+            prompt = base_continuation(head, text, separator=sep)
             if not cue.strip():
-                prompt += "\n"
-        built = BuiltPrompt(prompt=prompt, text=base_continuation(head, text), context=context)
+                prompt += sep
+        built = BuiltPrompt(
+            prompt=prompt, text=base_continuation(head, text, separator=sep), context=context
+        )
         self.last_prompt[story.channel_key] = built
         return built
 
@@ -452,19 +463,30 @@ class StoryPlugin(Plugin):
         exclude_turn_id: int | None = None,
         seed_offset: int = 0,
         prefix: str = "",
-    ) -> tuple[str, Any]:
-        """Generate one continuation, shown as it is written. Returns (clean text, message);
-        the text is "" when nothing usable (or nothing allowed) came out."""
+    ) -> tuple[str, Any, list[str]]:
+        """Generate one continuation. Returns (clean text, message, runners-up); the text is ""
+        when nothing usable (or nothing allowed) came out.
+
+        With ``best_of > 1`` that many candidates are written at once (the service batches
+        them), ranked by :func:`plugins.kit.rerank.rank` and the best is posted; the runners-up
+        (best first) are returned so the caller keeps them as versions. With ``best_of == 1``
+        and ``stream`` the text is shown as it is written."""
         params = await self._sampling(call.channel, state, offset=seed_offset)
         built = await self.build_prompt(
             story, state, max_new_tokens=params.max_new_tokens, exclude_turn_id=exclude_turn_id
         )
         clean, partial = self._cleaner(story, state, built, MESSAGE_ROOM)
-        request = self._request(call, built, params)
         nothing = (
             "I couldn't come up with anything useful this time. "
             "Try `/story continue` again, or add a turn to steer me."
         )
+        if self.config.best_of > 1:
+            async with call.typing():
+                ranked = await self._best_of(call, story, built, params, clean)
+            text = ranked[0] if ranked else ""
+            posted = await call.reply(prefix + text if text else nothing)
+            return text, posted, ranked[1:]
+        request = self._request(call, built, params)
         if self.config.stream:
             raw, message = await call.stream_reply(
                 request,
@@ -481,7 +503,48 @@ class StoryPlugin(Plugin):
         if text and not await self._passes(call, text):
             log.info("a cleaned continuation was blocked in %s", call.channel.key)
             text = ""
-        return text, message
+        return text, message, []
+
+    async def _best_of(
+        self,
+        call: Call,
+        story: Story,
+        built: BuiltPrompt,
+        params: SamplingParams,
+        clean: Callable[[str], str],
+    ) -> list[str]:
+        """``best_of`` cleaned, allowed candidates, best first (duplicates dropped)."""
+
+        async def one(i: int) -> Candidate | None:
+            seed = None if params.seed is None else params.seed + 101 * i
+            request = self._request(call, built, dataclasses.replace(params, seed=seed))
+            result = await self.context.writer.complete(
+                request, channel=call.channel, user_id=call.author.id
+            )
+            text = clean(result.text)
+            if not text or not await self._passes(call, text):
+                return None
+            return Candidate(text, result.mean_logprob)
+
+        outcomes = await asyncio.gather(
+            *(one(i) for i in range(self.config.best_of)), return_exceptions=True
+        )
+        candidates = [c for c in outcomes if isinstance(c, Candidate)]
+        if not candidates:
+            errors = [e for e in outcomes if isinstance(e, BaseException)]
+            if errors:
+                raise errors[0]
+            return []
+        recent = [p.text for p in built.context.parts if p.kind is PromptPartKind.TURN][-3:]
+        steer = "\n".join([story.premise, story.memory, story.author_note, *recent])
+        ranked = rank(candidates, context=steer, known=words(built.text))
+        log.debug(
+            "best of %d in %s: scores %s",
+            len(ranked),
+            call.channel.key,
+            [round(r.score, 2) for r in ranked],
+        )
+        return list(dict.fromkeys(r.candidate.text for r in ranked))
 
     def _turn_buttons(
         self, turn: Turn, alternatives: int = 0, selected: int = 0
@@ -525,17 +588,24 @@ class StoryPlugin(Plugin):
         if story.mode == "vote":
             await self._open_vote(call, story, state)
             return
-        text, message = await self._write(call, story, state)
+        text, message, others = await self._write(call, story, state)
         if not text:
             return
+        versions = 1
         async with self._lock(call.channel):
             turn = await self._store_bot_turn(call, story.id, text)
+            if turn is not None and others:
+                for other in others:  # the runners-up become versions (swipes)
+                    await self.context.store.alternatives.add(
+                        story.id, turn.id, other, select_it=False
+                    )
+                versions = len(await self.context.store.alternatives.all(story.id, turn.id))
         if turn is None:
             reply = Reply(
                 text=f"{text}\n-# (Nothing was added: the story ended while I was writing.)"
             )
         else:
-            reply = Reply(text=text, buttons=self._turn_buttons(turn))
+            reply = Reply(text=text, buttons=self._turn_buttons(turn, versions, 0))
         if message is not None:
             await call.edit(message, reply)
         else:
@@ -1042,7 +1112,7 @@ class StoryPlugin(Plugin):
             if turn_id is not None and last.id != turn_id:
                 raise StateError("That part isn't the latest any more, so it can't be retried.")
             existing = await self.context.store.alternatives.all(story.id, last.id)
-        text, message = await self._write(
+        text, message, _ = await self._write(
             call, story, state, exclude_turn_id=last.id, seed_offset=7 * (len(existing) or 1)
         )
         if not text:

@@ -44,15 +44,15 @@ def header(story: Story) -> str:
     return story.premise.strip()
 
 
-def without_turn(context: PromptContext, turn_id: int) -> str:
+def without_turn(context: PromptContext, turn_id: int, *, separator: str = "\n") -> str:
     """The context text with one turn left out (a retry writes that turn again)."""
-    return "\n".join(
+    return separator.join(
         p.text for p in context.parts if not (p.kind is PromptPartKind.TURN and p.ref_id == turn_id)
     )
 
 
-def base_continuation(head: str, context_text: str) -> str:
-    return "\n".join(t for t in (head, context_text) if t.strip())
+def base_continuation(head: str, context_text: str, *, separator: str = "\n") -> str:
+    return separator.join(t for t in (head, context_text) if t.strip())
 
 
 def chat_continuation(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -356,3 +357,23 @@ async def test_start_fails_fast_when_the_decoder_cannot_be_built(
     with pytest.raises(Exception, match="decoder exploded"):
         await asyncio.wait_for(service.start(), timeout=20)
     await service.close()
+
+
+async def test_results_carry_the_models_mean_logprob(service: GenerationService) -> None:
+    """The mean log-probability is the model's own: greedy picks score at least as high as
+    sampled ones on the same prompt, and every value is a log-probability (<= 0)."""
+    prompt = "The knight rode through the rain"
+    greedy = await service.complete(
+        GenerationRequest(prompt=prompt, params=dataclasses.replace(GREEDY, max_new_tokens=12))
+    )
+    hot = SamplingParams(temperature=1.5, top_k=0, top_p=1.0, max_new_tokens=12, ignore_eos=True)
+    sampled = [
+        await service.complete(
+            GenerationRequest(prompt=prompt, params=dataclasses.replace(hot, seed=seed))
+        )
+        for seed in range(4)
+    ]
+    assert greedy.mean_logprob is not None and greedy.mean_logprob <= 0.0
+    values = [r.mean_logprob for r in sampled]
+    assert all(v is not None and v <= 0.0 for v in values)
+    assert greedy.mean_logprob > sum(v for v in values if v is not None) / len(values)

@@ -22,6 +22,7 @@ FAST_PLUGINS: dict[str, dict[str, Any]] = {
         "max_new_tokens": 8,
         "recap_max_new_tokens": 8,
         "seed": 7,
+        "best_of": 1,  # the fault tests follow one streamed continuation
         "auto_continue_every": 0,
         "generation_deadline_s": 60.0,
         "active_cache_s": 0.0,

@@ -315,6 +315,15 @@ async def test_injected_author_tags_do_not_speak_for_others_in_the_prompt(fast_a
     story = await app.store.stories.get(story.id, story.channel_key)
     from plugins.story.game import GameState
 
+    prose = await plugin.build_prompt(story, GameState.from_dict(story.state), max_new_tokens=8)
+    # Each turn stays one paragraph of the prose prompt, after the premise (no fake paragraphs
+    # or blocks) ...
+    assert prose.text.count("\n\n") == len(prose.context.parts)
+    assert "[" not in prose.text and "[Memory:" not in prose.text
+    # ... and in the tagged layout (for models that read speaker tags) nobody speaks for others.
+    plugin.config = plugin.config.model_copy(
+        update={"prose_prompt": False, "base_cue": "Narrator:"}
+    )
     built = await plugin.build_prompt(story, GameState.from_dict(story.state), max_new_tokens=8)
     turns = await app.store.turns.all(story.id)
     legit = {f"alice: {t.text}" for t in turns if t.author_id == "u-alice"}

@@ -19,6 +19,8 @@ STORY_TEST_SETTINGS: dict[str, Any] = {
     "recap_max_new_tokens": 24,
     "auto_continue_every": 0,
     "seed": 1234,
+    # The game-flow tests stream one candidate; test_story_best_of.py covers ranked replies.
+    "best_of": 1,
     "turn_timeout_s": 30.0,
     "vote_window_s": 60.0,
     "active_cache_s": 0.0,

@@ -33,14 +33,15 @@ async def test_memory_note_and_lore_reach_the_prompt(make_game: GameFactory) -> 
     assert "moon, stars" in texts(by_reply(records, 5))
     prompt = game.plugin.last_prompt[game.channel_key]
     text = prompt.text
-    assert text.startswith("A shy dragon who is afraid of the dark\n" + MEMORY)
-    assert LORE in text and f"[Author's note: {NOTE}]" in text
-    assert "Alice: Spark looked up at the moon." in text
-    assert text.endswith("Narrator:")
-    assert isinstance(prompt.prompt, str) and prompt.prompt == text
+    # The bundled model is a base model: plain prose paragraphs, as it was trained on; the
+    # author's note steers the ranking of candidates instead of being pasted into the story.
+    assert text.startswith("A shy dragon who is afraid of the dark\n\n" + MEMORY + "\n\n")
+    assert LORE in text and NOTE not in text and "Alice:" not in text
+    assert text.endswith("\n\nSpark looked up at the moon.")
+    assert isinstance(prompt.prompt, str) and prompt.prompt == text + "\n\n"
     order = [p.kind for p in prompt.context.parts]
     assert order[0] is PromptPartKind.MEMORY and order[1] is PromptPartKind.LORE
-    assert order[-1] is PromptPartKind.CUE
+    assert order[-1] is PromptPartKind.TURN
     assert MEMORY in texts(by_reply(records, 8))
     changes = texts(by_reply(records, 9))
     assert "Alice set **memory**" in changes and "set **author_note**" in changes
@@ -67,3 +68,19 @@ async def test_memory_note_and_lore_reach_the_prompt(make_game: GameFactory) -> 
         ("memory", "u-alice"),
         ("author_note", "u-alice"),
     ]
+
+
+async def test_tagged_prompt_layout_when_prose_is_off(make_game: GameFactory) -> None:
+    """With ``prose_prompt = false`` (models trained on chat logs) turns keep their speaker
+    tags, the author's note goes in bracketed, and the cue ends the prompt."""
+    game = await make_game(prose_prompt=False, base_cue="Narrator:")
+    await game.play(
+        game.line("Alice", "/story start A shy dragon who is afraid of the dark"),
+        game.line("Alice", f"/story note {NOTE}"),
+        game.line("Alice", "/story add Spark looked up at the moon."),
+        game.line("Alice", "/story continue"),
+    )
+    text = game.plugin.last_prompt[game.channel_key].text
+    assert text.startswith("A shy dragon who is afraid of the dark\n")
+    assert f"[Author's note: {NOTE}]" in text
+    assert "Alice: Spark looked up at the moon." in text and text.endswith("Narrator:")

@@ -1,0 +1,24 @@
+"""Dictionary words, made-up words and content overlap."""
+
+from __future__ import annotations
+
+from plugins.kit.words import content_words, is_dictionary_word, made_up_words, shared_content
+
+
+def test_made_up_words_are_the_ones_no_dictionary_or_prompt_knows() -> None:
+    text = "Hewant went to the Presentian castle, where Larkkoni and Lily's well-known dog waited."
+    assert made_up_words(text) == ["Hewant", "Presentian", "Larkkoni"]
+    assert made_up_words(text, known=["Larkkoni", "hewant"]) == ["Presentian"]
+
+
+def test_dictionary_words_allow_possessives_contractions_and_hyphens() -> None:
+    for word in ("dragon", "Dragon", "dragons'", "didn't", "Lily's", "well-known", "it’s"):
+        assert is_dictionary_word(word), word
+    for word in ("", "ll", "Applee", "ashter", "well-zorb"):
+        assert not is_dictionary_word(word), word
+
+
+def test_content_words_skip_stop_words_and_match_plurals() -> None:
+    assert content_words("The dragons were flying over the castle") == {"dragon", "fly", "castle"}
+    assert shared_content("A dragon landed.", "Two dragons and a castle") == {"dragon"}
+    assert shared_content("She went home.", "A dragon and a castle") == set()
