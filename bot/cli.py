@@ -274,6 +274,18 @@ def bench_poems(ctx: typer.Context) -> None:
     bench_main(list(ctx.args))
 
 
+@bench_app.command(
+    "quality", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def bench_quality(ctx: typer.Context) -> None:
+    """Writing quality of stories, poems and headlines through the real app: made-up words,
+    relevance vs chance, loops, endings, copied 10-grams, retry variety, poem forms, headlines
+    (options: --split dev|test --stories N --topics N --model DIR --out FILE --transcript FILE)."""
+    bench_main = _bench("quality").main
+
+    bench_main(list(ctx.args))
+
+
 def _bench(name: str) -> Any:
     """A module of ``bench/``, which is not installed: it is imported from the source checkout."""
     import importlib

@@ -49,6 +49,9 @@ class KeyTerm:
     text: str
     weight: float
     is_name: bool
+    noun: bool = False
+    """A name, or seen after a determiner more often than before another word ("the city",
+    not "a tall tower"): usable as a noun."""
 
 
 def content_words(text: str) -> list[str]:
@@ -111,6 +114,7 @@ def key_terms(text: str, limit: int = 5) -> list[KeyTerm]:
             weight -= 0.5  # adverbs, gerunds and past tenses are rarely the subject
         weight += 0.3 * min(determined[low], 2) - 0.6 * (modifier[low] / n)
         display = spelled[low] if is_name else low
-        terms.append(KeyTerm(display, weight, is_name))
+        noun = is_name or determined[low] > modifier[low]  # "the city", not "a tall tower"
+        terms.append(KeyTerm(display, weight, is_name, noun))
     terms.sort(key=lambda t: (-t.weight, first_seen[t.text.lower()]))
     return terms[:limit]

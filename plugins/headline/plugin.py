@@ -13,6 +13,7 @@ from bot.moderation.types import Direction, ModerationContext
 from bot.plugin import Call, Cooldown, Param, Plugin, PluginContext, command
 from bot.types import Permission, Reply
 from plugins.headline.prompts import (
+    base_clause_prompt,
     base_headline_prompt,
     base_subheadline_prompt,
     chat_headline_prompt,
@@ -23,8 +24,10 @@ from plugins.headline.ranking import (
     clean_headline,
     clean_subheadline,
     extractive_headline,
+    headline_from_clause,
     rank_headlines,
     score_subheadline,
+    story_subjects,
     title_case,
 )
 from plugins.headline.settings import HeadlineSettings
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 USAGE = "/headline [text]"
 PRESET_USAGE = "/headline-preset [setting] [value|reset]"
 _GENERIC = "A Story Worth Telling"
+CLAUSE_STOPS = ("\n", ".", ",", "!", "?", ";", ":", '"', "“", "”")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,29 +138,28 @@ class HeadlinePlugin(Plugin):
         chat = self.context.generation.is_chat_model
         source = self._fit_source(source)
         count = settings.candidates
-        stop: tuple[str, ...] = ()
-        if chat:
-            prompt: str | tuple[ChatMessage, ...] = chat_headline_prompt(
-                source, subheadline=settings.subheadline
-            )
-            budget = settings.max_new_tokens * (3 if settings.subheadline else 1)
-        else:
-            prompt = base_headline_prompt(source, examples=settings.examples)
-            budget, stop = settings.max_new_tokens, ("\n",)
-        answers = await self._sample(call, prompt, preset, count, budget, stop)
         subs: dict[str, str] = {}
         heads: list[str] = []
-        for answer in answers:
-            head, sub = parse_chat_answer(answer) if chat else (answer, "")
-            heads.append(head)
-            if sub:
-                subs.setdefault(head, sub)
+        if chat:
+            prompt = chat_headline_prompt(source, subheadline=settings.subheadline)
+            budget = settings.max_new_tokens * (3 if settings.subheadline else 1)
+            for answer in await self._sample(call, prompt, preset, count, budget, ()):
+                head, sub = parse_chat_answer(answer)
+                heads.append(head)
+                if sub:
+                    subs.setdefault(head, sub)
+        else:
+            heads = await self._base_candidates(call, source, preset, count)
         allowed = self._allowed(call)
         ranked = await rank_headlines(heads, source, allowed)
         if not ranked:
             fallback = extractive_headline(source)
             text = fallback if await allowed(fallback) else _GENERIC
-            log.debug("headline in %s: fallback after %d candidates", call.channel.key, len(heads))
+            log.info(
+                "headline in %s: keyword fallback after %d model candidates",
+                call.channel.key,
+                len(heads),
+            )
             return Headline(text, "", False, len(heads))
         best = ranked[0]
         sub = ""
@@ -181,6 +184,32 @@ class HeadlinePlugin(Plugin):
                 )
             sub = await self._best_sub(options, best.text, source, allowed)
         return Headline(best.text, sub, True, len(heads))
+
+    async def _base_candidates(
+        self, call: Call, source: str, preset: presets.SamplingPreset, count: int
+    ) -> list[str]:
+        """Headlines a base model writes: it completes "This is the story of how <subject>"
+        for the story's main names and nouns; each clause becomes "How <subject> <clause>".
+        Without a subject, the few-shot ``Headline:`` prompt."""
+        subjects = story_subjects(source)
+        if not subjects:
+            prompt = base_headline_prompt(source, examples=self.settings.examples)
+            return await self._sample(
+                call, prompt, preset, count, self.settings.max_new_tokens, ("\n",)
+            )
+        per = max(1, -(-count // len(subjects)))
+        batches = await asyncio.gather(
+            *(
+                self._sample(call, base_clause_prompt(source, s), preset, per, 12, CLAUSE_STOPS)
+                for s in subjects
+            )
+        )
+        heads = [
+            headline_from_clause(subject, clause)
+            for subject, clauses in zip(subjects, batches, strict=True)
+            for clause in clauses
+        ]
+        return [h for h in heads if h]
 
     async def _best_sub(
         self, options: list[str], headline: str, source: str, allowed: Allowed

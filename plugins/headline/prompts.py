@@ -6,6 +6,7 @@ from bot.generation.types import ChatMessage
 
 __all__ = [
     "EXAMPLES",
+    "base_clause_prompt",
     "base_headline_prompt",
     "base_subheadline_prompt",
     "chat_headline_prompt",
@@ -40,6 +41,15 @@ def base_headline_prompt(source: str, *, examples: int = 2) -> str:
     """Ends with ``Headline:``; the model writes the headline (stop at the newline)."""
     blocks = [_INTRO, *(_block(*example) for example in EXAMPLES[:examples]), _block(source)]
     return "\n\n".join(blocks)
+
+
+STORY_OF_CUE = "This is the story of how"
+
+
+def base_clause_prompt(source: str, subject: str) -> str:
+    """The story, then ``This is the story of how <subject>``: a base story model completes
+    the sentence in words it knows; the plugin makes the headline from that clause."""
+    return f"{source.strip()}\n\n{STORY_OF_CUE} {subject}"
 
 
 def base_subheadline_prompt(source: str, headline: str, *, examples: int = 2) -> str:

@@ -203,7 +203,9 @@ def extractive_headline(source: str) -> str:
     ``Lily, the Dragon and the Garden``; a generic line when the text has no key words."""
     terms = key_terms(source, limit=8)
     names = [t.text for t in terms if t.is_name][:1]
-    things = [t.text for t in terms if not t.is_name and t.text not in FUNCTION_WORDS][:2]
+    # Only words the text uses as nouns ("the city"), so no "The Built and the City".
+    things = [t.text for t in terms if t.noun and not t.is_name and t.text not in FUNCTION_WORDS]
+    things = things[:2]
     parts = names + [f"the {thing}" for thing in things]
     if not parts:
         return "A Story Worth Telling"
@@ -247,3 +249,28 @@ def _stem(word: str) -> str:
     if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
         return w[:-1]
     return w
+
+
+def story_subjects(source: str, limit: int = 3) -> list[str]:
+    """Who or what a story is about, as noun phrases to open a headline clause with: its
+    names ("Spark") and the nouns it uses most ("the owl")."""
+    return [
+        t.text if t.is_name else f"the {t.text}"
+        for t in key_terms(source, limit=8)
+        if t.noun and t.text.lower() not in FUNCTION_WORDS
+    ][:limit]
+
+
+def headline_from_clause(subject: str, clause: str) -> str | None:
+    """A headline from the model's completion of "This is the story of how <subject>":
+    ``How the Owl Learned to Fly``; None when the completion is not a clause of its own
+    (it glued letters to the subject, is too short, or stops on "the", "and" ...)."""
+    if not clause[:1].isspace():
+        return None
+    words = clause.split()
+    while words and words[-1].lower().strip(",;:") in _WEAK_END:
+        words.pop()
+    if len(words) < 2 or not all(re.fullmatch(r"[A-Za-z][A-Za-z'’-]*", w) for w in words):
+        return None
+    subject_words = subject.split()
+    return title_case(" ".join(["How", *subject_words, *words][: MAX_WORDS - 4]))

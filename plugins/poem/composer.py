@@ -109,7 +109,7 @@ def clean_line(raw: str) -> str:
     raw = raw.replace("\ufffd", "")  # half a character from a byte-level tokenizer
     for line in raw.replace("\r", "\n").split("\n"):
         text = " ".join(line.split())
-        text = _LEADING_JUNK.sub("", text).strip().strip('"“”').strip()
+        text = _LEADING_JUNK.sub("", text).strip().strip('"“”').lstrip(",.;:!?-–—… ").strip()
         if not text:
             continue
         if _HEADING.match(text) or text.endswith(":"):
@@ -222,7 +222,7 @@ class PoemComposer:
         anchor: str | None,
         topic_words: frozenset[str],
     ) -> tuple[str, bool]:
-        prefixes = self._prefixes(rule, topic_words)
+        prefixes = self._prefixes(rule, topic_words, "" if lines else prompt.topic)
         requests = [self._line_request(prompt, rules, lines, prefix, rule) for prefix in prefixes]
         outputs = await asyncio.gather(*(self._generate(r) for r in requests))
         candidates = [
@@ -255,7 +255,9 @@ class PoemComposer:
             )
             for candidate in dict.fromkeys(c for c in candidates if c)
             for text, natural in line_cuts(candidate, rule)
-            if (not rule.initial or _initial(text) == rule.initial) and _norm(text) not in earlier
+            if (not rule.initial or _initial(text) == rule.initial)
+            and _norm(text) not in earlier
+            and _real_line(text, topic_words)
         ]
         options.sort(key=lambda o: -o.score)
         if anchor is not None:
@@ -280,13 +282,18 @@ class PoemComposer:
         )
         return _finish(closest), False
 
-    def _prefixes(self, rule: LineRule, topic_words: frozenset[str]) -> list[str]:
+    def _prefixes(self, rule: LineRule, topic_words: frozenset[str], topic: str = "") -> list[str]:
         count = max(1, self._settings.candidates)
         if not rule.initial:
             # Half the candidates start freely, half with a plain line opening: small models
-            # often begin a line with a broken word when they start from nothing.
+            # often begin a line with a broken word when they start from nothing. The first
+            # line may open with the topic itself ("The moon ...") so the poem is about it.
             free = (count + 1) // 2
-            return [""] * free + self._rng.sample(LINE_OPENINGS, k=min(count - free, 8))
+            openings = self._rng.sample(LINE_OPENINGS, k=min(count - free, 8))
+            topic = " ".join(topic.split())
+            if topic and len(topic.split()) <= 4 and openings:
+                openings[0] = topic[:1].upper() + topic[1:]
+            return [""] * free + openings
         letter = rule.initial
         starters = [w for w in sorted(topic_words) if w.startswith(letter)]
         common = [
@@ -365,6 +372,18 @@ def _norm(text: str) -> str:
 def _initial(text: str) -> str:
     match = re.search(r"[A-Za-z]", text)
     return match.group().lower() if match else ""
+
+
+def _real_line(text: str, topic_words: frozenset[str]) -> bool:
+    """A line worth keeping: it starts with a word (not punctuation), every word is a
+    dictionary word (or one of the topic's), and it ends on a content word, at a phrase
+    boundary, not on "the", "with", "and"."""
+    words = split_words(text)
+    if not words or not re.match(r"[\"'“‘]?[A-Za-z0-9]", text):
+        return False
+    if words[-1].lower() in WEAK_ENDINGS:
+        return False
+    return all(w.lower() in topic_words or is_known(w) for w in words)
 
 
 def _finish(text: str) -> str:

@@ -210,32 +210,20 @@ def line_syllables(text: str) -> SyllableRange:
     return total
 
 
-def _rhyming_part(phones: str) -> str:
+def _rhyming_part(phones: str) -> str | None:
+    """The last stressed vowel and everything after it; None for a weak (unstressed) form
+    such as "the" /DH AH0/ or "can" /K AH0 N/, which rhymes with nothing."""
     parts = phones.split()
-    vowels = [i for i, p in enumerate(parts) if p[-1].isdigit()]
-    if not vowels:
-        return " ".join(parts)
-    stressed = [i for i in vowels if parts[i][-1] in "12"]
-    start = stressed[-1] if stressed else vowels[-1]
-    return " ".join(re.sub(r"\d", "", p) for p in parts[start:])
-
-
-def _spelling_rhyme_key(word: str) -> str:
-    w = word.lower().replace("'", "")
-    if w.endswith("e") and len(w) > 2 and w[-2] not in "aeiouy":
-        core = w[:-1]  # "stone" -> stone's key "one" ... keep the silent e out of the search
-        match = list(_VOWEL_GROUP.finditer(core))
-        return "~" + (w[match[-1].start() :] if match else w)
-    match = list(_VOWEL_GROUP.finditer(w))
-    return "~" + (w[match[-1].start() :] if match else w)
+    stressed = [i for i, p in enumerate(parts) if p[-1] in "12"]
+    if not stressed:
+        return None
+    return " ".join(re.sub(r"\d", "", p) for p in parts[stressed[-1] :])
 
 
 @functools.lru_cache(maxsize=65536)
 def rhyme_keys(word: str) -> frozenset[str]:
-    """The rhyming parts of every pronunciation of ``word`` (from its last stressed vowel).
-
-    Words missing from the dictionary get one spelling-based key (prefixed with ``~``).
-    """
+    """The rhyming parts (last stressed vowel and coda) of the stressed pronunciations of
+    ``word``. Words missing from the dictionary have none: their rhymes would be guesses."""
     w = word.lower().replace("’", "'").strip("'")
     if not w:
         return frozenset()
@@ -243,28 +231,22 @@ def rhyme_keys(word: str) -> frozenset[str]:
         return rhyme_keys(_number_words(w)[-1])
     phones = _phones(w)
     if phones:
-        return frozenset(_rhyming_part(p) for p in phones)
+        return frozenset(k for k in map(_rhyming_part, phones) if k is not None)
     if w.endswith("'s"):
-        return frozenset(k + (" Z" if not k.startswith("~") else "s") for k in rhyme_keys(w[:-2]))
-    return frozenset({_spelling_rhyme_key(w)})
+        return frozenset(k + " Z" for k in rhyme_keys(w[:-2]))
+    return frozenset()
 
 
 def rhymes(a: str, b: str) -> bool:
-    """True when two different words rhyme by pronunciation ("cat"/"hat", not "love"/"move").
+    """True when two different dictionary words rhyme strictly: the same stressed vowel and
+    the same sounds after it ("cat"/"hat"; not "love"/"move", "good"/"did", "tree"/"the").
 
-    A word does not rhyme with itself; a known and an unknown word are compared by spelling.
+    A word does not rhyme with itself; a word the dictionary lacks rhymes with nothing.
     """
     wa, wb = a.lower().strip("'"), b.lower().strip("'")
     if not wa or not wb or wa == wb:
         return False
-    ka, kb = rhyme_keys(wa), rhyme_keys(wb)
-    if ka & kb:
-        return True
-    a_spelled = all(k.startswith("~") for k in ka)
-    b_spelled = all(k.startswith("~") for k in kb)
-    if a_spelled != b_spelled:
-        return _spelling_rhyme_key(wa) == _spelling_rhyme_key(wb)
-    return False
+    return bool(rhyme_keys(wa) & rhyme_keys(wb))
 
 
 def last_word(text: str) -> str:

@@ -84,7 +84,7 @@ async def test_fallback_when_the_model_gives_nothing_usable(verse_app: App) -> N
         == "Tom, the Robot and the Park"
     )
     assert records[0]["text"].count("\n") == 0  # no sub-headline without a headline
-    assert calls == [3]
+    assert len(calls) >= 2 and sum(calls) >= 3  # clauses for each of the story's subjects
 
 
 async def test_chat_model_path(chat_app: App) -> None:

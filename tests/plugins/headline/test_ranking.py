@@ -131,3 +131,28 @@ def test_prompts() -> None:
         "A happy day for a cat",
     )
     assert parse_chat_answer("") == ("", "")
+
+
+def test_the_fallback_names_only_words_the_text_uses_as_nouns() -> None:
+    from plugins.headline.ranking import extractive_headline
+
+    text = (
+        "They built a tall tower in the city. Everyone built and built. The city won the contest."
+    )
+    head = extractive_headline(text)
+    assert "Built" not in head and "Won" not in head and "Tall" not in head
+    assert "the city" in head.lower()
+
+
+def test_headlines_from_the_models_clause() -> None:
+    from plugins.headline.ranking import headline_from_clause, story_subjects
+
+    source = "Spark the dragon hid in his cave. A little owl flew into the cave and sang to Spark."
+    subjects = story_subjects(source)
+    assert subjects[0] == "Spark" and "the cave" in subjects
+    assert headline_from_clause("the owl", " learned to fly so high in the") == (
+        "How the Owl Learned to Fly So High"
+    )
+    assert headline_from_clause("Spark", "oly went home") is None  # glued to the subject
+    assert headline_from_clause("Spark", " was") is None  # not a clause of its own
+    assert headline_from_clause("Spark", ' said "hi"') is None

@@ -132,13 +132,9 @@ async def test_a_poem_that_never_fits_is_retried_then_returned_as_approximate() 
 
 
 async def test_blocked_candidates_are_skipped() -> None:
-    texts = [
-        "soft rain falls on the old roof today",
-        "the little bird hides in the tree and sings",
-        "puddles for my boots to splash in",
-    ]
-    script = Script(lambda r, n: None if n % 2 == 0 else texts[(n // 2) % 3])
-    poem = await composer(script, candidates=2).compose(PoemPrompt(PoemForm.HAIKU, "rain"))
+    texts = ["rain falls on the roof, birds sing too", "puddles for my boots, I splash and play"]
+    script = Script(lambda r, n: None if n % 2 == 0 else texts["Rain falls" in str(r.prompt)])
+    poem = await composer(script, candidates=4).compose(PoemPrompt(PoemForm.HAIKU, "rain"))
     assert poem.valid
 
 
@@ -194,3 +190,20 @@ async def test_chat_draft_with_a_title_keeps_the_lines_that_fit() -> None:
     poem = await composer(script, chat=True).compose(PoemPrompt(PoemForm.HAIKU, "rain"))
     assert poem.valid and poem.lines[0] == "Soft rain on the roof"
     assert len(script.requests) == 1
+
+
+async def test_lines_with_made_up_words_dangling_ends_or_leading_punctuation_are_refused() -> None:
+    """Candidates that break a word, stop on "with" or start with a comma never become lines
+    while a clean candidate exists."""
+    texts = [
+        ", soft rain falls on the old roof",
+        "the zorblaxy rain falls on the roof",
+        "there he saw the rain fall with",
+        "soft rain falls on the old roof today",
+    ]
+    script = Script(lambda r, n: texts[n % 4])
+    poem = await composer(script, candidates=4).compose(PoemPrompt(PoemForm.HAIKU, "rain"))
+    for line in poem.lines:
+        assert line[0].isalpha(), line
+        assert "zorblaxy" not in line.lower()
+        assert line.split()[-1].lower().strip(".,!?") not in {"with", "the", "on"}, line
