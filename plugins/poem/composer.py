@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 from bot.generation.types import GenerationRequest, SamplingParams
 from plugins.headline.keywords import content_words
+from plugins.kit.rerank import DANGLING_WORDS
+from plugins.kit.words import shared_content
 from plugins.poem.forms import FormCheck, LineRule, PoemForm, check_lines, check_poem, layout
 from plugins.poem.prompts import (
     QUATRAIN_TARGET_SCHEME,
@@ -59,7 +61,7 @@ a an the and or but of to in on at by for with from into onto as if than that so
 were be been am my your his her its our their this these those i he she we they it you very
 too not no
 """
-WEAK_ENDINGS = frozenset(_WEAK_ENDINGS_TEXT.split())
+WEAK_ENDINGS = frozenset(_WEAK_ENDINGS_TEXT.split()) | DANGLING_WORDS
 LINE_OPENINGS = ("The", "A", "In the", "My", "We", "And", "When the", "On the", "I", "All")
 _HEADING = re.compile(r"^(?:an?|the)\s+\w+(?:\s+\w+)?\s+(?:poem\s+)?about\b.*:$", re.IGNORECASE)
 _LEADING_JUNK = re.compile(r"^(?:\d+[.)]\s*|[-*•>]+\s*|line\s*\d+\s*:\s*)", re.IGNORECASE)
@@ -158,6 +160,7 @@ class PoemComposer:
         rules = layout(prompt.form, word=prompt.word, lines=lines, scheme=scheme)
         topic_words = frozenset(content_words(f"{prompt.topic} {prompt.word}"))
         best: ComposedPoem | None = None
+        best_on_topic = False
         attempts = max(1, self._settings.max_attempts)
         for attempt in range(attempts):
             draft: dict[int, str] = {}
@@ -166,9 +169,12 @@ class PoemComposer:
             poem_lines, repairs = await self._compose_lines(prompt, rules, draft, topic_words)
             check = check_poem(prompt.form, poem_lines, word=prompt.word)
             poem = ComposedPoem(prompt.form, tuple(poem_lines), check, attempt + 1, repairs)
-            if best is None or _rank(poem) > _rank(best):
-                best = poem
-            if check.valid:
+            on_topic = not prompt.topic.strip() or bool(
+                shared_content(" ".join(poem_lines), prompt.topic)
+            )
+            if best is None or _rank(poem, on_topic) > _rank(best, best_on_topic):
+                best, best_on_topic = poem, on_topic
+            if check.valid and on_topic:
                 break
             log.debug("poem attempt %d failed its form: %s", attempt + 1, check.problems)
         assert best is not None
@@ -356,8 +362,8 @@ def _token_budget(rule: LineRule) -> int:
     return 2 * rule.max_syllables + 6
 
 
-def _rank(poem: ComposedPoem) -> tuple[bool, int, int]:
-    return (poem.check.valid, -len(poem.check.problems), -poem.repairs)
+def _rank(poem: ComposedPoem, on_topic: bool) -> tuple[bool, bool, int, int]:
+    return (poem.check.valid, on_topic, -len(poem.check.problems), -poem.repairs)
 
 
 def _end(text: str) -> str:

@@ -15,9 +15,9 @@ class PoemSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sampling: SamplingPreset = SamplingPreset()
-    candidates: int = Field(default=4, ge=1, le=12)
+    candidates: int = Field(default=8, ge=1, le=12)
     """Lines sampled per poem line; the best-fitting one is kept."""
-    max_attempts: int = Field(default=3, ge=1, le=6)
+    max_attempts: int = Field(default=5, ge=1, le=6)
     """How often a poem that fails its form is written again before it is shown as approximated."""
     examples: int = Field(default=2, ge=0, le=2)
     """Example poems in a base-model prompt (fewer = shorter prompts for small context windows)."""

@@ -105,15 +105,17 @@ class StorySettings(BaseModel):
     vote_window_s: float = Field(120.0, gt=0)
     """Vote mode: how long a vote stays open. Guild-overridable."""
     vote_candidates: int = Field(3, ge=2, le=3)
-    sampling_preset: str = "balanced"
-    """Default sampling preset name. Guild-overridable."""
+    sampling_preset: str = "focused"
+    """Default sampling preset name. Guild-overridable. "focused" with ``best_of = 8`` gave the
+    fewest made-up words on the quality benchmark's dev premises (0 of 8 replies, against 2 of 8
+    for "balanced" with 4 candidates) with retries still varied (distinct-2 0.85)."""
     max_new_tokens: int = Field(120, ge=8, le=1000)
     recap_max_new_tokens: int = Field(80, ge=8, le=500)
     allow_player_voice: bool = False
     """Whether the storyteller may write lines for players ("Alice: ...")."""
     stream: bool = True
     """Show the text as it is written (only with ``best_of = 1``: a ranked reply is posted whole)."""
-    best_of: int = Field(4, ge=1, le=8)
+    best_of: int = Field(8, ge=1, le=16)
     """Candidates written for each continuation (batched, so they cost little more than one);
     the best by :mod:`plugins.kit.rerank` is posted and the others become its versions."""
     narrator_name: str = "Narrator"

@@ -207,3 +207,18 @@ async def test_lines_with_made_up_words_dangling_ends_or_leading_punctuation_are
         assert line[0].isalpha(), line
         assert "zorblaxy" not in line.lower()
         assert line.split()[-1].lower().strip(".,!?") not in {"with", "the", "on"}, line
+
+
+async def test_a_poem_that_misses_its_topic_is_written_again() -> None:
+    """The first attempt's lines never name the topic; the next attempt's do, and win."""
+    off = ["the old man sat by the door", "he looked at the sky and he sighed", "then he went home"]
+    on = ["rain falls on the roof, birds sing too", "puddles for my boots, I splash and play"]
+
+    def answer(request: GenerationRequest, n: int) -> str:
+        return off[n % 3] if n < 24 else on["Rain falls" in str(request.prompt)]
+
+    script = Script(answer)
+    poem = await composer(script, candidates=4, attempts=3).compose(
+        PoemPrompt(PoemForm.HAIKU, "rain")
+    )
+    assert any("rain" in line.lower() for line in poem.lines)

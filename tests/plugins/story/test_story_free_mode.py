@@ -122,16 +122,16 @@ async def test_guild_overrides_the_sampling_preset(make_game: GameFactory) -> No
     game = await make_game()
     records = await game.play(
         game.line("Alice", "/story settings", admin=True),
-        game.line("Alice", "/story settings sampling_preset focused", admin=True),
+        game.line("Alice", "/story settings sampling_preset creative", admin=True),
         game.line("Alice", "/story settings temperature 0.3", admin=True),
         game.line("Alice", "/story settings temperature 7", admin=True),
         game.line("Alice", "/story settings sampling_preset wild", admin=True),
     )
     print(transcript(records))
-    assert "`sampling_preset` = balanced" in texts(by_reply(records, 1))
+    assert "`sampling_preset` = focused" in texts(by_reply(records, 1))
     assert "between 0 and 2" in texts(by_reply(records, 4))
     assert "Presets: balanced, creative, focused" in texts(by_reply(records, 5))
     params = await game.plugin._sampling(channel(), GameState())
-    assert params.temperature == 0.3 and params.top_k == 30 and params.max_new_tokens == 24
+    assert params.temperature == 0.3 and params.top_k == 80 and params.max_new_tokens == 24
     await game.play(game.line("Alice", "/story settings temperature default", admin=True))
-    assert (await game.plugin._sampling(channel(), GameState())).temperature == 0.55
+    assert (await game.plugin._sampling(channel(), GameState())).temperature == 1.0
