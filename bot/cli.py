@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -189,6 +190,34 @@ def moderate(
             settings.moderation, sys.stdin, sys.stdout, guild_config=guild_config
         )
     )
+
+
+@app.command("forget-user")
+def forget_user(
+    user_id: Annotated[str, typer.Argument(help="The user's id (a Discord user id).")],
+    config: ConfigOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete or anonymise everything a user wrote (a data-deletion request); cannot be undone."""
+    settings = _settings(config)
+    if not yes:
+        typer.confirm(f"Delete everything user {user_id} wrote? This cannot be undone", abort=True)
+
+    async def main() -> None:
+        from bot.core_plugin import deletion_summary, user_ref
+        from storage.store import open_store
+
+        store = await open_store(settings.resolved_storage())
+        try:
+            report = await store.delete_user_data(user_id)
+        finally:
+            await store.close()
+        logging.getLogger("bot.core_plugin").warning(
+            "user data deleted by an operator: user=%s items=%d", user_ref(user_id), report.total
+        )
+        typer.echo(f"{report.total} items deleted or anonymised:\n{deletion_summary(report)}")
+
+    _run(main)
 
 
 @app.command()

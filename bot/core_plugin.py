@@ -1,13 +1,37 @@
-"""Built-in core commands: help, the plugin list, and per-guild/per-channel plugin switches."""
+"""Built-in core commands: help, the plugin list, per-guild/per-channel plugin switches, and
+``/privacy forget-me`` (a user deletes what they wrote)."""
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+import hashlib
+import logging
+from typing import Annotated, ClassVar, Literal
 
 from bot.errors import NotFound, UsageError
 from bot.plugin import Call, Param, Plugin, command
 from bot.registry import PluginRegistry
-from bot.types import Permission
+from bot.types import Permission, Reply
+
+log = logging.getLogger(__name__)
+
+
+def user_ref(user_id: str) -> str:
+    """How the audit log names a user whose data was deleted: a hash, not the id."""
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:16]
+
+
+def deletion_summary(report: object) -> str:
+    """One line per kind of data a :class:`~storage.records.DeletionReport` touched."""
+    fields = (
+        ("turns_anonymised", "story turns emptied and unnamed"),
+        ("messages_deleted", "recent messages deleted"),
+        ("votes_removed", "votes removed"),
+        ("lore_entries_deleted", "lore entries deleted"),
+        ("stories_anonymised", "stories no longer name you as their starter"),
+        ("story_edits_anonymised", "edit-history entries unnamed"),
+        ("moderation_events_anonymised", "moderation-log entries unnamed"),
+    )
+    return "\n".join(f"- {getattr(report, key)} {label}" for key, label in fields)
 
 
 class CorePlugin(Plugin):
@@ -114,3 +138,29 @@ class CorePlugin(Plugin):
         )
         where = "in this channel" if here else "in this server"
         return f"`{target.name}` is now {'on' if enabled else 'off'} {where}."
+
+    @command(
+        "privacy forget-me",
+        description="Delete or anonymise everything you wrote, in every server (cannot be undone).",
+        examples=("/privacy forget-me confirm",),
+    )
+    async def forget_me(
+        self,
+        call: Call,
+        confirm: Annotated[
+            Literal["confirm"], Param("Type confirm: everything you wrote is removed for good")
+        ],
+    ) -> Reply:
+        """Your turns stay in place as "[deleted]" so others' stories still read in order; your
+        messages, votes and lore go; stories, edits and logs stop naming you."""
+        report = await self.context.store.delete_user_data(call.author.id)
+        log.warning(
+            "user data deleted at the user's request: user=%s items=%d",
+            user_ref(call.author.id),
+            report.total,
+        )
+        return Reply(
+            text=f"Done: what you wrote is gone ({report.total} items).\n"
+            + deletion_summary(report),
+            ephemeral=True,
+        )

@@ -69,3 +69,42 @@ def test_play_jsonl_several_users_start_a_story(tmp_path: Path) -> None:
     final = continued[-1]["text"]
     assert len(final.split()) >= 3, final
     assert "Traceback" not in result.stdout
+
+
+def test_privacy_forget_me_and_forget_user(tmp_path: Path) -> None:
+    """A player deletes their own data from chat (confirmed); an operator deletes another's
+    from the command line; everyone else's turns stay."""
+
+    def line(user: str, text: str) -> str:
+        return json.dumps({"user": user, "channel": "tale", "text": text})
+
+    script = "\n".join(
+        [
+            line("ann", "/story start A fox and a silver key"),
+            line("ann", "/story add Ann's secret turn about the fox."),
+            line("bob", "/story add Bob's turn about the key."),
+            line("cy", "/story add Cy's turn about the river."),
+            line("ann", "/privacy forget-me"),
+            line("ann", "/privacy forget-me confirm"),
+            line("dee", "/story show"),
+        ]
+    )
+    result = _run(["play", "--jsonl"], tmp_path, stdin=script + "\n")
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = [json.loads(raw) for raw in result.stdout.splitlines()]
+    refused = [r for r in records if r["reply_to"] == "in-5"]
+    assert refused and refused[0]["kind"] in ("notice", "error") and "confirm" in refused[0]["text"]
+    done = next(r for r in records if r["reply_to"] == "in-6")
+    assert done["kind"] == "notice" and "what you wrote is gone" in done["text"]
+    shown = " ".join(r["text"] for r in records if r["reply_to"] == "in-7")
+    assert "Ann's secret" not in shown and "Bob's turn" in shown and "Cy's turn" in shown
+
+    refused_cli = _run(["forget-user", "u-bob"], tmp_path, stdin="n\n")
+    assert refused_cli.returncode != 0
+    forgot = _run(["forget-user", "u-bob", "--yes"], tmp_path)
+    assert forgot.returncode == 0, forgot.stderr[-2000:]
+    assert "items deleted or anonymised" in forgot.stdout and "1 story turns" in forgot.stdout
+    assert "user data deleted by an operator" in forgot.stderr  # the audit line ...
+    assert "u-bob" not in forgot.stderr  # ... names a hash, not the id
+    shown = _run(["play", "--jsonl"], tmp_path, stdin=line("dee", "/story show") + "\n").stdout
+    assert "Bob's turn" not in shown and "Cy's turn" in shown
