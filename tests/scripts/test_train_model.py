@@ -172,3 +172,11 @@ def test_bundled_tokenizer_is_lossless_and_pads_left() -> None:
     assert tokenizer.eos_token == tokenizer.pad_token == "<|endoftext|>"
     batch = tokenizer(["Hi", "Once upon a time"], padding=True, return_tensors="pt")
     assert batch["attention_mask"][0, 0] == 0 and batch["attention_mask"][0, -1] == 1
+
+
+def test_every_preset_exports_under_the_32_mb_cap() -> None:
+    script = load_script()
+    for name, shape in script.PRESETS.items():
+        model = script.build_model(shape, 0, shape.vocab_size)
+        size = sum(p.numel() for p in model.parameters()) * 4  # float32, tied embeddings
+        assert size <= 32 * 1024 * 1024, (name, size)
