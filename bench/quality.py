@@ -348,8 +348,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from bot.app import App
     from bot.config import load_settings
     from plugins.kit.rerank import has_dangling_end
+    from plugins.kit.textcraft import is_degenerate
     from plugins.kit.words import content_words, made_up_words
-    from plugins.textcraft import is_degenerate
 
     stories = STORIES[args.split][: args.stories or None]
     topics = POEM_TOPICS[args.split][: args.topics or None]

@@ -31,8 +31,8 @@ from plugins.headline.ranking import (
     title_case,
 )
 from plugins.headline.settings import HeadlineSettings
-from plugins.poem import presets
-from plugins.textcraft import fit_message, normalize_space
+from plugins.kit import presets
+from plugins.kit.textcraft import fit_message, normalize_space
 
 __all__ = ["Headline", "HeadlinePlugin"]
 

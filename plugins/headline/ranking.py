@@ -11,8 +11,8 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from plugins.headline.keywords import FUNCTION_WORDS, content_words, key_terms
-from plugins.textcraft import split_sentences
+from plugins.kit.keywords import FUNCTION_WORDS, content_words, key_terms
+from plugins.kit.textcraft import split_sentences
 
 __all__ = [
     "Ranked",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugins.poem.presets import SamplingPreset
+from plugins.kit.presets import SamplingPreset
 
 __all__ = ["HeadlineSettings"]
 

@@ -1,2 +1,3 @@
-"""What plugins share: word checks and candidate reranking (``plugins.kit.words``,
-``plugins.kit.rerank``). Plugins import ``bot.plugin`` and this kit, not each other."""
+"""What plugins share, so no plugin imports another: ``words`` (dictionary words, made-up
+words, content words), ``rerank`` (best-of-N scoring), ``keywords`` (a text's key terms and
+nouns), ``presets`` (per-server sampling presets), ``textcraft`` (cleaning model text for chat). Plugins import ``bot.plugin`` and this kit."""

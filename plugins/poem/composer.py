@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.generation.types import GenerationRequest, SamplingParams
-from plugins.headline.keywords import content_words
+from plugins.kit.keywords import content_words
 from plugins.kit.rerank import DANGLING_WORDS
 from plugins.kit.words import shared_content
 from plugins.poem.forms import FormCheck, LineRule, PoemForm, check_lines, check_poem, layout

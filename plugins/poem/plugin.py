@@ -10,13 +10,13 @@ from bot.errors import Blocked, UsageError
 from bot.generation.types import GenerationRequest
 from bot.plugin import Call, Cooldown, Param, Plugin, PluginContext, command
 from bot.types import Permission, Reply
-from plugins.headline.keywords import key_terms
-from plugins.poem import presets
+from plugins.kit import presets
+from plugins.kit.keywords import key_terms
+from plugins.kit.textcraft import fit_message, normalize_space
 from plugins.poem.composer import ComposedPoem, ComposerSettings, Generate, PoemComposer
 from plugins.poem.forms import MAX_ACROSTIC_LETTERS, PoemForm, acrostic_letters
 from plugins.poem.prompts import PoemPrompt
 from plugins.poem.settings import PoemSettings
-from plugins.textcraft import fit_message, normalize_space
 
 __all__ = ["PoemPlugin"]
 

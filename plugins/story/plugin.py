@@ -28,7 +28,7 @@ from bot.generation.types import GenerationRequest, SamplingParams
 from bot.moderation.types import Direction, ModerationContext
 from bot.plugin import Call, Param, Plugin, PluginContext, action, command, trigger
 from bot.types import Attachment, Author, ButtonStyle, ChannelRef, Incoming, Permission, Reply
-from plugins import textcraft
+from plugins.kit import textcraft
 from plugins.kit.rerank import Candidate, rank
 from plugins.kit.words import words
 from plugins.story.config import (

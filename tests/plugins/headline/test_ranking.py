@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from plugins.headline.keywords import key_terms
 from plugins.headline.prompts import base_headline_prompt, parse_chat_answer
 from plugins.headline.ranking import (
     clean_headline,
@@ -12,6 +11,7 @@ from plugins.headline.ranking import (
     score_subheadline,
     title_case,
 )
+from plugins.kit.keywords import key_terms
 
 STORY = (
     "Lily found a small green dragon in her garden. The dragon was scared of the rain, "

@@ -107,7 +107,7 @@ async def test_chat_model_path(chat_app: App) -> None:
 
 
 async def test_invalid_stored_overrides_are_ignored(verse_app: App) -> None:
-    from plugins.poem import presets
+    from plugins.kit import presets
     from plugins.poem.settings import PoemSettings
 
     store = verse_app.store.settings

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from bot.types import ChannelRef
-from plugins.textcraft import DISCORD_LIMIT
+from plugins.kit.textcraft import DISCORD_LIMIT
 from storage.records import Story, Turn, TurnKind
 
 CONSOLE = "console"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins import textcraft as tc
+from plugins.kit import textcraft as tc
 
 
 def test_trim_to_sentence_cuts_the_unfinished_tail() -> None:
