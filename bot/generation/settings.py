@@ -29,7 +29,10 @@ class GenerationSettings(BaseModel):
         default=64, ge=1, le=100_000, description="Requests waiting beyond the batch."
     )
     per_channel_limit: int = Field(
-        default=4, ge=1, description="Requests of one channel running at once."
+        default=8,
+        ge=1,
+        description="Requests of one channel running at once (the story plugin's default "
+        "best_of is 8 candidates, decoded in one batch).",
     )
     default_timeout_s: float | None = Field(default=120.0, gt=0)
     max_context_tokens: int | None = Field(
