@@ -22,9 +22,10 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from plugins.kit.textcraft import is_degenerate
 from plugins.kit.words import content_words, made_up_words, words
 
 __all__ = ["Candidate", "Ranked", "Weights", "has_dangling_end", "rank", "score"]
@@ -122,10 +123,6 @@ def _open_quote(text: str) -> bool:
     return (text.count('"') + text.count("“") + text.count("”")) % 2 == 1
 
 
-def _degenerate(ws: Sequence[str]) -> bool:
-    return len(ws) >= 8 and len({w.lower() for w in ws}) / len(ws) < 0.4
-
-
 def score(
     candidate: Candidate,
     *,
@@ -140,7 +137,7 @@ def score(
     made_up = tuple(made_up_words(text, known))
     relevant = len(content_words(text) & content_words(context))
     dangling = has_dangling_end(text)
-    degenerate = _degenerate(ws)
+    degenerate = is_degenerate(text)
     total = weights.made_up_word * len(made_up)
     total += weights.relevance_per_word * min(relevant, weights.relevance_cap)
     total += weights.dangling * dangling + weights.open_quote * _open_quote(text)

@@ -302,17 +302,7 @@ def clean_continuation(
     (falling back to the last whole word plus "…" when no sentence ended), closes an open quote,
     starts with a capital letter (unless ``capitalize`` is False) and fits ``limit``.
     """
-    text = normalize_space(raw)
-    labels = tuple(own_labels)
-    text = strip_speaker_tags(text, (), own_labels=labels, any_label=False)
-    if prompt:
-        text = strip_echo(text, prompt)
-    names = list(player_names)
-    if allow_player_voice:
-        text = strip_speaker_tags(text, (), own_labels=labels, any_label=False)
-    else:
-        text = strip_speaker_tags(text, names, own_labels=labels)
-    text = join_broken_lines(cut_repetition(text))
+    text = _unframed(raw, prompt, player_names, own_labels, allow_player_voice)
     sentence = trim_to_sentence(text)
     if sentence:
         text = sentence
@@ -350,6 +340,19 @@ def clean_partial(
     The result is a prefix-friendly preview for streaming; the final text comes from
     :func:`clean_continuation`.
     """
+    text = _unframed(raw, prompt, player_names, own_labels, allow_player_voice)
+    return fit_message(text, limit)
+
+
+def _unframed(
+    raw: str,
+    prompt: str,
+    player_names: Iterable[str],
+    own_labels: Iterable[str],
+    allow_player_voice: bool,
+) -> str:
+    """What finished and partial continuations share: no echoed prompt, no own label, no fake
+    player tag (unless ``allow_player_voice``), no looping, no broken lines."""
     text = normalize_space(raw)
     labels = tuple(own_labels)
     text = strip_speaker_tags(text, (), own_labels=labels, any_label=False)
@@ -359,4 +362,4 @@ def clean_partial(
         text = strip_speaker_tags(text, (), own_labels=labels, any_label=False)
     else:
         text = strip_speaker_tags(text, list(player_names), own_labels=labels)
-    return fit_message(join_broken_lines(cut_repetition(text)), limit)
+    return join_broken_lines(cut_repetition(text))
