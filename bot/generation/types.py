@@ -22,7 +22,9 @@ class SamplingParams:
     ``temperature == 0`` means greedy decoding; ``top_k == 0`` and ``top_p == 1`` switch those
     filters off; ``no_repeat_ngram_size == 0`` allows any repetition; ``stop`` strings end the text
     (they are not part of the result); ``seed`` makes sampling reproducible for this request;
-    ``ignore_eos`` keeps generating past the end-of-sequence token (for benchmarks).
+    ``ignore_eos`` keeps generating past the end-of-sequence token (for benchmarks);
+    ``banned_words`` are words the backend must not sample (suppressed while decoding where the
+    backend can; the moderation post-filter stays the backstop).
     """
 
     temperature: float = 0.8
@@ -34,10 +36,13 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     ignore_eos: bool = False
+    banned_words: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str) or not isinstance(self.stop, tuple):
             object.__setattr__(self, "stop", _as_stop_tuple(self.stop))
+        if isinstance(self.banned_words, str) or not isinstance(self.banned_words, tuple):
+            object.__setattr__(self, "banned_words", _as_stop_tuple(self.banned_words))
         _check(
             _is_number(self.temperature) and 0.0 <= self.temperature <= 100.0,
             f"temperature must be between 0 and 100 (got {self.temperature!r})",
