@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from bot.builtin.core import CorePlugin
+from bot.builtin.moderation import ModerationPlugin
 from bot.config import Settings
-from bot.core_plugin import CorePlugin
 from bot.generation.service import GenerationService, build_generation_service
 from bot.moderation.mod_log import ModLogSink
 from bot.moderation.pipeline import ModerationPipeline
@@ -17,7 +18,6 @@ from bot.moderation.rules_store import RULES_KEY as RULES_KEY
 from bot.moderation.rules_store import RULES_NAMESPACE as RULES_NAMESPACE
 from bot.moderation.rules_store import StoreRulesProvider as StoreRulesProvider
 from bot.moderation.types import AuditEvent
-from bot.moderation_plugin import ModerationPlugin
 from bot.plugin import Plugin, PluginContext
 from bot.ratelimit import Limit
 from bot.registry import PluginRegistry, discover

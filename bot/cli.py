@@ -204,7 +204,7 @@ def forget_user(
         typer.confirm(f"Delete everything user {user_id} wrote? This cannot be undone", abort=True)
 
     async def main() -> None:
-        from bot.core_plugin import deletion_summary, user_ref
+        from bot.builtin.core import deletion_summary, user_ref
         from storage.store import open_store
 
         store = await open_store(settings.resolved_storage())
@@ -212,7 +212,7 @@ def forget_user(
             report = await store.delete_user_data(user_id)
         finally:
             await store.close()
-        logging.getLogger("bot.core_plugin").warning(
+        logging.getLogger("bot.builtin.core").warning(
             "user data deleted by an operator: user=%s items=%d", user_ref(user_id), report.total
         )
         typer.echo(f"{report.total} items deleted or anonymised:\n{deletion_summary(report)}")
