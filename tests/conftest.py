@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bot.app import App
 from bot.config import Settings, load_settings
+from bot.generation.types import GenerationRequest
 from bot.plugin import Plugin
 
 TEST_GENERATION = {"max_batch_size": 8, "queue_size": 32, "default_timeout_s": 120.0}
@@ -74,3 +76,27 @@ async def make_app(make_settings: Callable[..., Settings]) -> AsyncIterator[AppF
 async def app(make_app: AppFactory) -> App:
     """A started App with every installed plugin (entry points)."""
     return await make_app()
+
+
+@contextlib.contextmanager
+def recorded_requests(app: App) -> Iterator[list[GenerationRequest]]:
+    """Every request the app's generation service receives while the block runs (the real
+    service still answers them): what the model was really asked."""
+    seen: list[GenerationRequest] = []
+    service = app.generation
+    original_complete, original_stream = service.complete, service.stream
+
+    async def complete(request: GenerationRequest) -> Any:
+        seen.append(request)
+        return await original_complete(request)
+
+    def stream(request: GenerationRequest) -> Any:
+        seen.append(request)
+        return original_stream(request)
+
+    service.complete = complete  # type: ignore[method-assign]
+    service.stream = stream  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        del service.complete, service.stream

@@ -110,8 +110,6 @@ class StoryPlugin(Plugin):
         self.config = context.settings_as(StorySettings)
         self.clock: Callable[[], float] = time.time
         """Wall-clock seconds; tests replace it to move time forward."""
-        self.last_prompt: dict[str, BuiltPrompt] = {}
-        """The last prompt built per channel key (for ``/story prompt``-style debugging, tests)."""
         self._locks: dict[str, asyncio.Lock] = {}
         self._gen_locks: dict[str, asyncio.Lock] = {}
         self._stories: dict[str, tuple[float, Story | None]] = {}
@@ -421,7 +419,6 @@ class StoryPlugin(Plugin):
         built = BuiltPrompt(
             prompt=prompt, text=base_continuation(head, text, separator=sep), context=context
         )
-        self.last_prompt[story.channel_key] = built
         return built
 
     def _cleaner(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from plugins.story.game import GameState
 from storage.records import PromptPartKind
+from tests.conftest import recorded_requests
 from tests.plugins.story.conftest import GameFactory, transcript
 from tests.plugins.story.helpers import active_story, by_reply, texts
 
@@ -21,17 +23,25 @@ async def test_memory_note_and_lore_reach_the_prompt(make_game: GameFactory) -> 
         game.line("Dana", f"/story note {NOTE}", mod=True),
         game.line("Alice", f"/story lore moon,stars {LORE}"),
         game.line("Alice", "/story add Spark looked up at the moon."),
-        game.line("Alice", "/story continue"),
-        game.line("Bob", "/story memory"),
-        game.line("Bob", "/story changes"),
-        game.line("Bob", "/story lore list"),
     )
     print(transcript(records))
     assert "Only Alice" in texts(by_reply(records, 2))
     assert "Memory updated" in texts(by_reply(records, 3))
     assert "note updated" in texts(by_reply(records, 4))
     assert "moon, stars" in texts(by_reply(records, 5))
-    prompt = game.plugin.last_prompt[game.channel_key]
+    story = await active_story(store)
+    prompt = await game.plugin.build_prompt(
+        story, GameState.from_dict(story.state), max_new_tokens=24
+    )
+    with recorded_requests(game.app) as seen:
+        records = await game.play(
+            game.line("Alice", "/story continue"),
+            game.line("Bob", "/story memory"),
+            game.line("Bob", "/story changes"),
+            game.line("Bob", "/story lore list"),
+        )
+    print(transcript(records))
+    assert seen and {r.prompt for r in seen} == {prompt.prompt}  # what the model was asked
     text = prompt.text
     # The bundled model is a base model: plain prose paragraphs, as it was trained on; the
     # author's note steers the ranking of candidates instead of being pasted into the story.
@@ -42,23 +52,25 @@ async def test_memory_note_and_lore_reach_the_prompt(make_game: GameFactory) -> 
     order = [p.kind for p in prompt.context.parts]
     assert order[0] is PromptPartKind.MEMORY and order[1] is PromptPartKind.LORE
     assert order[-1] is PromptPartKind.TURN
-    assert MEMORY in texts(by_reply(records, 8))
-    changes = texts(by_reply(records, 9))
+    assert MEMORY in texts(by_reply(records, 2))
+    changes = texts(by_reply(records, 3))
     assert "Alice set **memory**" in changes and "set **author_note**" in changes
-    entry_id = int(texts(by_reply(records, 10)).split("`#")[1].split("`")[0])
+    entry_id = int(texts(by_reply(records, 4)).split("`#")[1].split("`")[0])
 
     budget = game.app.generation.max_context_tokens - 24
     assert prompt.context.total_tokens <= budget
 
-    records = await game.play(
-        game.line("Alice", f"/story lore remove {entry_id}"),
-        game.line("Alice", "/story memory clear"),
-        game.line("Alice", "/story note clear"),
-        game.line("Alice", "/story add The moon was bright."),
-        game.line("Alice", "/story continue"),
-    )
+    with recorded_requests(game.app) as seen:
+        records = await game.play(
+            game.line("Alice", f"/story lore remove {entry_id}"),
+            game.line("Alice", "/story memory clear"),
+            game.line("Alice", "/story note clear"),
+            game.line("Alice", "/story add The moon was bright."),
+            game.line("Alice", "/story continue"),
+        )
     print(transcript(records))
-    text = game.plugin.last_prompt[game.channel_key].text
+    assert seen
+    text = str(seen[-1].prompt)
     assert LORE not in text and MEMORY not in text and "Author's note" not in text
     story = await active_story(store)
     history = await store.stories.history(story.id)
@@ -78,9 +90,11 @@ async def test_tagged_prompt_layout_when_prose_is_off(make_game: GameFactory) ->
         game.line("Alice", "/story start A shy dragon who is afraid of the dark"),
         game.line("Alice", f"/story note {NOTE}"),
         game.line("Alice", "/story add Spark looked up at the moon."),
-        game.line("Alice", "/story continue"),
     )
-    text = game.plugin.last_prompt[game.channel_key].text
+    with recorded_requests(game.app) as seen:
+        await game.play(game.line("Alice", "/story continue"))
+    assert seen and isinstance(seen[-1].prompt, str)
+    text = seen[-1].prompt
     assert text.startswith("A shy dragon who is afraid of the dark\n")
     assert f"[Author's note: {NOTE}]" in text
     assert "Alice: Spark looked up at the moon." in text and text.endswith("Narrator:")
