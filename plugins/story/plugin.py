@@ -20,6 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -29,6 +30,7 @@ from bot.moderation.types import Direction, ModerationContext
 from bot.plugin import Call, Param, Plugin, PluginContext, action, command, trigger
 from bot.types import Attachment, Author, ButtonStyle, ChannelRef, Incoming, Permission, Reply
 from plugins.kit import textcraft
+from plugins.kit.locks import KeyedLocks
 from plugins.kit.rerank import Candidate, rank
 from plugins.kit.words import words
 from plugins.story.config import (
@@ -62,6 +64,8 @@ OOC_PREFIXES = ("(", "//", "((", "ooc", "OOC", "#")
 MESSAGE_ROOM = textcraft.DISCORD_LIMIT - 150
 """Room for a continuation in one message (leaves space for a header line)."""
 WRITE_ATTEMPTS = 3
+_CACHE_SWEEP_AT = 1024
+"""Cached stories kept before expired entries are swept out."""
 """How often a version-checked write is retried on a fresh read when another writer came first."""
 USAGE_NO_STORY = "There's no story in this channel yet. Start one with `/story start <premise>`."
 
@@ -110,8 +114,8 @@ class StoryPlugin(Plugin):
         self.config = context.settings_as(StorySettings)
         self.clock: Callable[[], float] = time.time
         """Wall-clock seconds; tests replace it to move time forward."""
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._gen_locks: dict[str, asyncio.Lock] = {}
+        self._locks = KeyedLocks()
+        self._gen_locks = KeyedLocks()
         self._stories: dict[str, tuple[float, Story | None]] = {}
         """Channel key -> (expires, its running story or None): the hot path reads no database."""
         self._pending: dict[str, list[str]] = {}
@@ -148,19 +152,13 @@ class StoryPlugin(Plugin):
                 log.exception("story tick failed")
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _lock(self, channel: ChannelRef) -> asyncio.Lock:
+    def _lock(self, channel: ChannelRef) -> AbstractAsyncContextManager[None]:
         """Held while a channel's story is read-and-changed (never while generating)."""
-        lock = self._locks.get(channel.key)
-        if lock is None:
-            lock = self._locks[channel.key] = asyncio.Lock()
-        return lock
+        return self._locks.hold(channel.key)
 
-    def _gen_lock(self, channel: ChannelRef) -> asyncio.Lock:
+    def _gen_lock(self, channel: ChannelRef) -> AbstractAsyncContextManager[None]:
         """Held while the storyteller writes for a channel (taken before ``_lock``)."""
-        lock = self._gen_locks.get(channel.key)
-        if lock is None:
-            lock = self._gen_locks[channel.key] = asyncio.Lock()
-        return lock
+        return self._gen_locks.hold(channel.key)
 
     # The running story of each channel is cached in memory (``active_cache_s``) and updated
     # by every change made through this plugin, so the hot paths (a turn, ``/story show``,
@@ -173,7 +171,10 @@ class StoryPlugin(Plugin):
     def _remember(self, key: str, story: Story | None) -> None:
         ttl = self.config.active_cache_s
         if ttl > 0:
-            self._stories[key] = (time.monotonic() + ttl, story)
+            now = time.monotonic()
+            if len(self._stories) >= _CACHE_SWEEP_AT:  # keep memory to the channels in use
+                self._stories = {k: v for k, v in self._stories.items() if v[0] > now}
+            self._stories[key] = (now + ttl, story)
         else:
             self._stories.pop(key, None)
 
