@@ -28,9 +28,9 @@ from rich.progress import Progress
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.records import TurnKind
 from bot.types import Author, ChannelRef, utcnow
 from storage.models import TurnRow, turns
-from storage.records import TurnKind
 from storage.settings import StorageSettings
 from storage.store import Store, open_store
 

@@ -20,11 +20,11 @@ from bot.moderation.rules_store import StoreRulesProvider as StoreRulesProvider
 from bot.moderation.types import AuditEvent
 from bot.plugin import Plugin, PluginContext
 from bot.ratelimit import Limit
+from bot.records import ModerationDirection
 from bot.registry import PluginRegistry, discover
 from bot.router import Router, RouterLimits
 from bot.writer import ModeratedWriter
 from storage import Store, open_store
-from storage.records import ModerationDirection
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class App:
     generation: GenerationService
     moderation: ModerationPipeline
     mod_log: ModLogSink
-    """Audit sink that also posts mod-log summaries; adapters set ``mod_log.poster``."""
+    """Audit sink that also posts mod-log summaries; adapters attach their poster."""
     registry: PluginRegistry
     router: Router
     writer: ModeratedWriter
@@ -112,10 +112,9 @@ class App:
                 ctx = contexts[name] = PluginContext(
                     plugin_name=name,
                     settings=dict(settings.plugins.get(name, {})),
-                    generation=generation,
                     writer=writer,
                     store=store,
-                    moderation=moderation,
+                    model=generation,
                     random=random.Random(seed_source.random()),
                 )
             return ctx
@@ -135,10 +134,20 @@ class App:
             contexts=context_for,
             recorder=store.messages,
         )
-        core = registry.add(CorePlugin, context_for)
-        assert isinstance(core, CorePlugin)
-        core.registry = registry
-        registry.add(ModerationPlugin, context_for)
+        registry.add(
+            CorePlugin,
+            context_for,
+            build=lambda ctx: CorePlugin(
+                ctx, registry=registry, switches=store.settings, users=store.users
+            ),
+        )
+        registry.add(
+            ModerationPlugin,
+            context_for,
+            build=lambda ctx: ModerationPlugin(
+                ctx, rules=rules, audit=store.moderation, defaults=moderation.settings
+            ),
+        )
         sources: list[tuple[str, Callable[[], type[Plugin]]]]
         if plugins is None:
             sources = discover(settings.enabled_plugins or None)

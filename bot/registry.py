@@ -34,8 +34,17 @@ class PluginRegistry:
     actions: dict[tuple[str, str], ActionSpec] = field(default_factory=dict)
     failures: list[LoadFailure] = field(default_factory=list)
 
-    def add(self, cls: type[Plugin], context_for: Callable[[str], PluginContext]) -> Plugin:
-        """Validate ``cls`` and register it, or raise PluginLoadError and register nothing."""
+    def add(
+        self,
+        cls: type[Plugin],
+        context_for: Callable[[str], PluginContext],
+        *,
+        build: Callable[[PluginContext], Plugin] | None = None,
+    ) -> Plugin:
+        """Validate ``cls`` and register it, or raise PluginLoadError and register nothing.
+
+        ``build(context)`` constructs it (default ``cls(context)``): built-ins that need more
+        than a context get it at construction."""
         if not (isinstance(cls, type) and issubclass(cls, Plugin)):
             raise PluginLoadError(f"{cls!r} is not a storyloom Plugin subclass")
         decl = cls.declarations()
@@ -48,7 +57,7 @@ class PluginRegistry:
                 f"command '/{clashes[0]}' is already provided by plugin {owner!r}"
             )
         try:
-            plugin = cls(context_for(cls.name))
+            plugin = (build or cls)(context_for(cls.name))
         except Exception as exc:
             raise PluginLoadError(f"{cls.name}: constructor failed: {exc}") from exc
         self.plugins[cls.name] = plugin

@@ -30,6 +30,7 @@ from bot.errors import (
 from bot.moderation.mentions import sanitize_output
 from bot.moderation.types import Direction, ModerationContext, Verdict
 from bot.plugin import Call, CommandSpec, PluginContext
+from bot.ports import CheckedText
 from bot.ratelimit import Limit, RateLimiter
 from bot.registry import PluginRegistry
 from bot.types import ChannelRef, Incoming, IncomingKind, Reply, Responder, SentMessage
@@ -115,7 +116,8 @@ def clean_incoming(incoming: Incoming) -> Incoming:
 
 
 class ModeratedSink:
-    """The responder a plugin sees: every text is scrubbed and moderated before it is posted.
+    """The responder a plugin sees: every text is scrubbed and moderated before it is posted,
+    except a :class:`~bot.ports.CheckedText` (the writer checked it, exactly as it is).
 
     With ``filtered=False`` (commands declared ``moderated=False``) texts are only scrubbed.
     """
@@ -139,10 +141,12 @@ class ModeratedSink:
         """The same sink without the content filters (mentions and personal data still scrubbed)."""
         return ModeratedSink(self._responder, self._moderator, self._ctx, filtered=False)
 
-    async def _clean(self, reply: Reply, *, record: bool = True) -> Reply:
+    async def _clean(self, reply: Reply) -> Reply:
+        if isinstance(reply.text, CheckedText):  # checked by the writer, exactly as it is
+            return reply
         text = sanitize_output(reply.text) if reply.text else reply.text
         if text and self._filtered:
-            verdict = await self._moderator.check(text, self._ctx, record=record)
+            verdict = await self._moderator.check(text, self._ctx)
             if verdict.blocked:
                 log.info(
                     "output withheld in channel %s (rule %s)", self._ctx.channel_id, verdict.rule
@@ -161,8 +165,7 @@ class ModeratedSink:
         return await self._responder.send(await self._clean(reply))
 
     async def edit(self, message: SentMessage, reply: Reply) -> None:
-        # Edits are mostly streamed partial texts: checked, but audited once (by the writer).
-        await self._responder.edit(message, await self._clean(reply, record=False))
+        await self._responder.edit(message, await self._clean(reply))
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         return self._responder.typing()

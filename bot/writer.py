@@ -1,8 +1,12 @@
-"""Moderated generation: the model's text is checked before anyone sees it.
+"""Moderated generation: the model's text is checked, exactly as it will be posted, before
+anyone sees it.
 
-A blocked completion is regenerated (new seed, a little hotter) up to ``max_attempts`` times,
-then refused with :class:`~bot.errors.Blocked`. Streams are checked at word boundaries, so every
-partial text a user sees has passed the filters.
+One loop serves complete and streamed calls: an attempt generates, the plugin's ``post`` step
+turns the raw text into the text to post, and that text is checked (streams: the ``partial``
+text at word boundaries as well). A blocked attempt is regenerated (new seed, a little hotter)
+up to ``max_attempts`` times, then refused with :class:`~bot.errors.Blocked` (the settings'
+``refusal_message``). What passes is scrubbed of mentions and personal data and returned as a
+:class:`~bot.ports.CheckedText`, which the router posts without checking it again.
 """
 
 from __future__ import annotations
@@ -10,23 +14,34 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 
 from bot.errors import Blocked
 from bot.generation.service import GenerationService
 from bot.generation.types import GenerationRequest, GenerationResult
+from bot.moderation.mentions import sanitize_output
 from bot.moderation.pipeline import ModerationPipeline
-from bot.moderation.regenerate import generate_checked
 from bot.moderation.types import Direction, ModerationContext
+from bot.ports import CheckedText
 from bot.types import ChannelRef
 
 log = logging.getLogger(__name__)
 
-REFUSAL = "I couldn't write a continuation that passes this server's content rules. Try steering the story another way."
+Chunks = AsyncGenerator[tuple[str, bool], None]
+"""One attempt's raw text so far and whether it is the last (complete calls: one chunk)."""
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _at_boundary(text: str) -> bool:
+    return text[-1:].isspace() or text[-1:] in ".,;:!?\"'"
 
 
 class ModeratedWriter:
-    """Implements :class:`bot.plugin.Writer` on top of the generation service and moderation."""
+    """Implements :class:`bot.ports.Writer` on top of the generation service and moderation."""
 
     def __init__(
         self,
@@ -51,59 +66,90 @@ class ModeratedWriter:
         )
         return dataclasses.replace(request, params=params)
 
-    def _ctx(self, channel: ChannelRef, user_id: str | None) -> ModerationContext:
-        return ModerationContext.for_channel(Direction.OUTPUT, channel, user_id)
+    async def check(self, text: str, *, channel: ChannelRef, user_id: str | None = None) -> bool:
+        verdict = await self._moderation.check(text, _output(channel, user_id))
+        return not verdict.blocked
 
     async def complete(
-        self, request: GenerationRequest, *, channel: ChannelRef, user_id: str | None = None
+        self,
+        request: GenerationRequest,
+        *,
+        channel: ChannelRef,
+        user_id: str | None = None,
+        post: Callable[[str], str] = _same,
     ) -> GenerationResult:
         results: list[GenerationResult] = []
 
-        async def generate(attempt: int, rejected: tuple[str, ...]) -> str:
-            results.append(await self._generation.complete(self._attempt(request, attempt)))
-            return results[-1].text
+        async def one(attempt: GenerationRequest) -> Chunks:
+            results.append(await self._generation.complete(attempt))
+            yield results[-1].text, True
 
-        checked = await generate_checked(
-            self._moderation,
-            generate,
-            self._ctx(channel, user_id),
-            max_regen_attempts=self._max_attempts - 1,
-        )
-        if checked.refused:
-            log.info("generation refused in %s after %d attempts", channel.key, checked.attempts)
-            raise Blocked(REFUSAL, category="generated", rule="output")
-        return results[-1]
+        text = CheckedText()
+        async with aclosing(self._checked(request, one, channel, user_id, post, None)) as texts:
+            async for checked in texts:
+                text = checked
+        return dataclasses.replace(results[-1], text=text)
 
     async def stream(
-        self, request: GenerationRequest, *, channel: ChannelRef, user_id: str | None = None
-    ) -> AsyncIterator[str]:
-        """Yield the cumulative text, checked. After a block the text restarts from scratch."""
-        ctx = self._ctx(channel, user_id)
+        self,
+        request: GenerationRequest,
+        *,
+        channel: ChannelRef,
+        user_id: str | None = None,
+        post: Callable[[str], str] = _same,
+        partial: Callable[[str], str] | None = None,
+    ) -> AsyncGenerator[CheckedText, None]:
+        async def chunks(attempt: GenerationRequest) -> Chunks:
+            async with aclosing(self._generation.stream(attempt)) as stream:
+                async for chunk in stream:
+                    yield chunk.text, chunk.done
+
+        checked = self._checked(request, chunks, channel, user_id, post, partial or post)
+        async with aclosing(checked) as texts:
+            async for text in texts:
+                yield text
+
+    async def _checked(
+        self,
+        request: GenerationRequest,
+        generate: Callable[[GenerationRequest], Chunks],
+        channel: ChannelRef,
+        user_id: str | None,
+        post: Callable[[str], str],
+        partial: Callable[[str], str] | None,
+    ) -> AsyncGenerator[CheckedText, None]:
+        """The one regenerate loop: yields checked partial texts (streams), then the checked
+        final text; raises Blocked when every attempt was blocked."""
+        ctx = _output(channel, user_id)
         for attempt in range(self._max_attempts):
             blocked = False
+            raw = ""
             last_check = 0.0
-            text = ""
-            stream = self._generation.stream(self._attempt(request, attempt))
-            try:
-                async for chunk in stream:
-                    text = chunk.text
+            async with aclosing(generate(self._attempt(request, attempt))) as chunks:
+                async for raw, done in chunks:
                     now = time.monotonic()
-                    at_boundary = chunk.done or text[-1:].isspace() or text[-1:] in ".,;:!?\"'"
-                    if not at_boundary or now - last_check < self._check_interval_s:
+                    if done or partial is None or now - last_check < self._check_interval_s:
+                        continue
+                    if not _at_boundary(raw):
                         continue
                     last_check = now
-                    if (await self._moderation.check(text, ctx, record=False)).blocked:
-                        await self._moderation.check(text, ctx)  # audit the block (once)
+                    shown = sanitize_output(partial(raw))
+                    if not shown.strip():
+                        continue
+                    if (await self._moderation.check(shown, ctx, record=False)).blocked:
+                        await self._moderation.check(shown, ctx)  # audit the block (once)
                         blocked = True
                         break
-                    yield text
-            finally:
-                await stream.aclose()  # type: ignore[attr-defined]
+                    yield CheckedText(shown)
             if not blocked:
-                if (await self._moderation.check(text, ctx)).blocked:
-                    blocked = True
-                else:
-                    yield text
+                final = sanitize_output(post(raw))
+                if not final.strip() or not (await self._moderation.check(final, ctx)).blocked:
+                    yield CheckedText(final)
                     return
-            log.info("streamed text blocked in %s, attempt %d", channel.key, attempt + 1)
-        raise Blocked(REFUSAL, category="generated", rule="output")
+            log.info("generated text blocked in %s, attempt %d", channel.key, attempt + 1)
+        refusal = self._moderation.settings.refusal_message
+        raise Blocked(refusal, category="generated", rule="output")
+
+
+def _output(channel: ChannelRef, user_id: str | None) -> ModerationContext:
+    return ModerationContext.for_channel(Direction.OUTPUT, channel, user_id)

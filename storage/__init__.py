@@ -1,12 +1,13 @@
 """Storage: stories, turns, settings and audit log in SQLite or PostgreSQL.
 
-Plugins use :class:`storage.store.Store` (through their PluginContext) and the records in
-:mod:`storage.records`; neither exposes SQLAlchemy.
+The core uses :class:`storage.store.Store`; plugins see it through the narrow
+:class:`bot.ports.PluginStore`. Records are the plain values of :mod:`bot.records` (re-exported
+here); nothing here exposes SQLAlchemy.
 """
 
 from typing import TYPE_CHECKING
 
-from storage.records import (
+from bot.records import (
     Alternative,
     ChannelMessage,
     DeletionReport,

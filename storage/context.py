@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bot.errors import PromptTooLong
-from storage.records import (
+from bot.records import (
     LoreEntry,
     PromptContext,
     PromptPart,

@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import insert
 
 from bot.errors import NotFound, StateError, StorageError, UsageError
+from bot.records import Story, StoryStatus, TurnKind
 from bot.types import Author, ChannelRef
 from storage.models import lore_entries, stories, turns
-from storage.records import Story, StoryStatus, TurnKind
 from storage.repositories._base import now
 from storage.repositories.stories import story_from_row
 from storage.settings import StorageSettings

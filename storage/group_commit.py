@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from bot.errors import NotFound, StaleState, StateError, StorageError, StoryloomError
+from bot.records import StoryStatus, Turn, TurnKind
 from bot.types import utcnow as now
 from storage.engine import Database
 from storage.models import stories, turns
-from storage.records import StoryStatus, Turn, TurnKind
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot.records import DeletionReport, PromptContext, Story
 from bot.types import Author, ChannelRef
 from storage.context import assemble_context
 from storage.engine import Database
 from storage.group_commit import GroupCommit
 from storage.migrate import upgrade_database
-from storage.records import DeletionReport, PromptContext, Story
 from storage.repositories import (
     AlternativeRepository,
     LoreRepository,

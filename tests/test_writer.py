@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+
+import pytest
 
 from bot.adapters.console import run_jsonl
-from bot.app import RULES_KEY, RULES_NAMESPACE
+from bot.app import RULES_KEY, RULES_NAMESPACE, App
 from bot.generation.types import GenerationRequest, SamplingParams
 from bot.plugin import Call, Plugin, command
+from bot.ports import CheckedText
+from bot.router import WITHHELD
 from tests.conftest import AppFactory
 
 PROMPT = "Once upon a time, there was a little girl named Lily. Every day, Lily"
@@ -49,3 +54,94 @@ async def test_allowed_output_streams_growing_text(make_app: AppFactory) -> None
     texts = [r["text"] for r in out if r["kind"] in ("message", "edit")]
     assert texts and len(texts[-1]) >= len(texts[0])
     assert all(texts[-1].startswith(t.rstrip()[: len(t.rstrip()) // 2]) for t in texts)
+
+
+def _tell_with(post: Callable[[str], str], *, stream: bool) -> type[Plugin]:
+    """A plugin that posts the writer's text after ``post`` (streamed or complete)."""
+
+    class Posted(Plugin):
+        name = "posted"
+        description = "Posts a post-processed continuation."
+
+        @command("posted", description="Continue the fixed prompt, post-processed.")
+        async def posted(self, call: Call) -> None:
+            request = GenerationRequest(
+                prompt=PROMPT, params=SamplingParams(max_new_tokens=16, seed=1)
+            )
+            if stream:
+                await call.stream_reply(request, render=post)
+                return
+            result = await self.context.writer.complete(
+                request, channel=call.channel, user_id=call.author.id, post=post
+            )
+            assert isinstance(result.text, CheckedText)
+            await call.reply(result.text)
+
+    return Posted
+
+
+async def _rules(app: App, **rules: object) -> None:
+    await app.store.settings.set(RULES_NAMESPACE, RULES_KEY, rules, guild_id="console")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_post_processed_text_is_what_is_checked(
+    make_app: AppFactory, stream: bool
+) -> None:
+    """A word only the post step adds is caught: the check sees what would be posted."""
+    post = _tell_with(lambda raw: "Zebra says: " + raw.strip(), stream=stream)
+    app = await make_app(plugin_classes=[post], moderation={"max_regen_attempts": 1})
+    await _rules(app, custom_words=["zebra"])
+    out = await run_jsonl(app, [json.dumps({"user": "ann", "text": "/posted"})])
+    assert out and not any("zebra" in r["text"].lower() for r in out), out
+    refusal = app.settings.moderation.refusal_message
+    assert [(r["kind"], r["text"]) for r in out] == [("notice", refusal)]
+    events = await app.store.moderation.find(guild_id="console")
+    assert [e.action for e in events] == ["block", "block"], "two attempts, both audited"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_checked_output_is_checked_once_and_posted_as_checked(
+    make_app: AppFactory, stream: bool
+) -> None:
+    """A flagged (allowed) generated text is audited once: the router does not check the
+    writer's text again."""
+    post = _tell_with(lambda raw: "Zebra says: " + raw.strip(), stream=stream)
+    app = await make_app(plugin_classes=[post])
+    await _rules(app, custom_words=["zebra"], flag_only_categories=["custom"])
+    out = await run_jsonl(app, [json.dumps({"user": "ann", "text": "/posted"})])
+    last = [r for r in out if r["kind"] in ("message", "edit")][-1]
+    assert last["text"].startswith("Zebra says: ") and len(last["text"]) > len("Zebra says: ")
+    events = await app.store.moderation.find(guild_id="console")
+    # once, by the writer (streams: partial texts are checked unrecorded, the last one audited)
+    assert [e.action for e in events] == ["flag"], events
+
+
+async def test_text_built_from_checked_text_is_checked_again(make_app: AppFactory) -> None:
+    """Changing a checked text makes a plain str, which the router checks as usual."""
+
+    class Suffix(Plugin):
+        name = "suffix"
+        description = "Adds a word to the writer's text."
+
+        @command("suffix", description="Continue, then add a word.")
+        async def suffix(self, call: Call) -> None:
+            request = GenerationRequest(
+                prompt=PROMPT, params=SamplingParams(max_new_tokens=8, seed=1)
+            )
+            result = await self.context.writer.complete(
+                request, channel=call.channel, user_id=call.author.id
+            )
+            await call.reply(result.text + " zebra")
+
+    app = await make_app(plugin_classes=[Suffix])
+    await _rules(app, custom_words=["zebra"])
+    out = await run_jsonl(app, [json.dumps({"user": "ann", "text": "/suffix"})])
+    assert [r["text"] for r in out] == [WITHHELD]
+
+
+async def test_checked_output_is_scrubbed_of_mentions(make_app: AppFactory) -> None:
+    post = _tell_with(lambda raw: "@everyone " + raw.strip(), stream=False)
+    app = await make_app(plugin_classes=[post])
+    out = await run_jsonl(app, [json.dumps({"user": "ann", "text": "/posted"})])
+    assert out[-1]["text"].startswith("@\u200beveryone "), out

@@ -206,7 +206,7 @@ async def run_jsonl(
             }
         )
 
-    previous, app.mod_log.poster = app.mod_log.poster, post_mod_log
+    detach = app.mod_log.attach(post_mod_log)
     try:
         number = 0
         if isinstance(lines, AsyncIterator):
@@ -222,7 +222,7 @@ async def run_jsonl(
         await asyncio.gather(*workers)
         await app.mod_log.drain()
     finally:
-        app.mod_log.poster = previous
+        detach()
     return records
 
 
@@ -324,7 +324,7 @@ async def run_interactive(
             )
         )
 
-    app.mod_log.poster = post_mod_log
+    app.mod_log.attach(post_mod_log)
     moderator = True
     number = 0
     while True:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Protocol
 
 from bot.errors import NotFound, UsageError
-from bot.plugin import Call, Param, Plugin, command
+from bot.plugin import Call, Param, Plugin, PluginContext, command
+from bot.records import DeletionReport
 from bot.registry import PluginRegistry
 from bot.types import Permission, Reply
 
@@ -20,8 +21,26 @@ def user_ref(user_id: str) -> str:
     return hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:16]
 
 
-def deletion_summary(report: object) -> str:
-    """One line per kind of data a :class:`~storage.records.DeletionReport` touched."""
+class PluginSwitches(Protocol):
+    """Per-guild / per-channel plugin enablement (storage's scoped settings implement it)."""
+
+    async def is_plugin_enabled(
+        self, plugin: str, guild_id: str | None, channel_id: str | None = None
+    ) -> bool: ...
+
+    async def set_plugin_enabled(
+        self, plugin: str, enabled: bool, guild_id: str | None, channel_id: str | None = None
+    ) -> None: ...
+
+
+class UserData(Protocol):
+    """Deletes what one user wrote (storage implements it)."""
+
+    async def delete_user_data(self, user_id: str) -> DeletionReport: ...
+
+
+def deletion_summary(report: DeletionReport) -> str:
+    """One line per kind of data a :class:`~bot.records.DeletionReport` touched."""
     fields = (
         ("turns_anonymised", "story turns emptied and unnamed"),
         ("messages_deleted", "recent messages deleted"),
@@ -35,16 +54,25 @@ def deletion_summary(report: object) -> str:
 
 
 class CorePlugin(Plugin):
-    """Always loaded; cannot be disabled."""
+    """Always loaded; cannot be disabled. Besides its context it sees the plugin registry, the
+    plugin switches and user-data deletion, which no other plugin gets."""
 
     name: ClassVar[str] = "core"
     description: ClassVar[str] = "Help and plugin management."
     can_disable: ClassVar[bool] = False
-    registry: PluginRegistry | None = None
 
-    def _registry(self) -> PluginRegistry:
-        assert self.registry is not None, "the app sets CorePlugin.registry"
-        return self.registry
+    def __init__(
+        self,
+        context: PluginContext,
+        *,
+        registry: PluginRegistry,
+        switches: PluginSwitches,
+        users: UserData,
+    ) -> None:
+        super().__init__(context)
+        self.registry = registry
+        self._switches = switches
+        self._users = users
 
     @command(
         "help", description="List commands, or explain one.", examples=("/help", "/help story add")
@@ -54,7 +82,7 @@ class CorePlugin(Plugin):
         call: Call,
         topic: Annotated[str, Param("A command, e.g. 'story add'", rest=True)] = "",
     ) -> str:
-        registry = self._registry()
+        registry = self.registry
         if topic.strip():
             found = registry.resolve(topic.strip().lstrip("/"))
             if found is None:
@@ -81,11 +109,10 @@ class CorePlugin(Plugin):
 
     @command("plugins", description="List plugins and whether they are on here.")
     async def plugins(self, call: Call) -> str:
-        registry = self._registry()
-        store = self.context.store
+        registry = self.registry
         lines = ["**Plugins**"]
         for name, plugin in sorted(registry.plugins.items()):
-            on = await store.settings.is_plugin_enabled(
+            on = await self._switches.is_plugin_enabled(
                 name, call.channel.guild_id, call.channel.channel_id
             )
             lines.append(f"{'🟢' if on else '⚪'} `{name}` — {plugin.description}")
@@ -122,7 +149,7 @@ class CorePlugin(Plugin):
         return await self._switch(call, plugin, False, here)
 
     async def _switch(self, call: Call, name: str, enabled: bool, here: bool) -> str:
-        registry = self._registry()
+        registry = self.registry
         target = registry.plugins.get(name.lower())
         if target is None:
             raise NotFound(f"There is no plugin `{name[:40]}`. Type `/plugins` for the list.")
@@ -130,7 +157,7 @@ class CorePlugin(Plugin):
             raise UsageError(f"The `{target.name}` plugin cannot be switched off.")
         if call.channel.guild_id is None and not here:
             here = True
-        await self.context.store.settings.set_plugin_enabled(
+        await self._switches.set_plugin_enabled(
             target.name,
             enabled,
             guild_id=call.channel.guild_id,
@@ -153,7 +180,7 @@ class CorePlugin(Plugin):
     ) -> Reply:
         """Your turns stay in place as "[deleted]" so others' stories still read in order; your
         messages, votes and lore go; stories, edits and logs stop naming you."""
-        report = await self.context.store.delete_user_data(call.author.id)
+        report = await self._users.delete_user_data(call.author.id)
         log.warning(
             "user data deleted at the user's request: user=%s items=%d",
             user_ref(call.author.id),

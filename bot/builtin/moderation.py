@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 from bot.errors import ConfigError, UsageError
 from bot.moderation.keywords import normalize_entry
@@ -23,8 +23,10 @@ from bot.moderation.rules_store import (
     check_pattern,
     check_word,
 )
+from bot.moderation.settings import ModerationSettings
 from bot.moderation.types import Category, GuildRules
 from bot.plugin import Call, Param, Plugin, PluginContext, command
+from bot.records import ModerationEvent
 from bot.types import Permission, Reply
 
 MAX_EVENTS = 25
@@ -37,6 +39,14 @@ _WORDS_HELP = "Comma-separated; word, word*, *word or *word* (AutoMod wildcards)
 # Categories a server may tune. Slurs, personal data and mentions keep the bot's handling: a
 # server can make the bot stricter there (custom words, regex) but never let them through.
 TunableCategory = Literal["profanity", "sexual", "offensive", "custom", "invite"]
+
+
+class AuditLog(Protocol):
+    """A server's recorded blocks and flags, newest first (storage implements it)."""
+
+    async def find(
+        self, *, guild_id: str | None = None, limit: int = 100
+    ) -> list[ModerationEvent]: ...
 
 
 def _mod(path: str, *, description: str, examples: tuple[str, ...] = ()) -> Callable[..., Any]:
@@ -86,15 +96,24 @@ class ModerationPlugin(Plugin):
     description: ClassVar[str] = "Server moderation rules, mod-log channel and audit events."
     can_disable: ClassVar[bool] = False
 
-    def __init__(self, context: PluginContext) -> None:
+    def __init__(
+        self,
+        context: PluginContext,
+        *,
+        rules: StoreRulesProvider,
+        audit: AuditLog,
+        defaults: ModerationSettings,
+    ) -> None:
         super().__init__(context)
-        self._rules = StoreRulesProvider(context.store)
+        self._rules = rules
+        self._audit = audit
+        self._defaults = defaults
 
     # -- reading ----------------------------------------------------------------------------
     @_mod("mod rules", description="Show this server's moderation rules.", examples=("/mod rules",))
     async def show(self, call: Call) -> Reply:
         rules = await self._load(call)
-        defaults = self.context.moderation.settings
+        defaults = self._defaults
         lines = ["**Moderation rules for this server**"]
         for field, (noun, limit, _) in _WORD_LISTS.items():
             words: tuple[str, ...] = getattr(rules, field)
@@ -129,7 +148,7 @@ class ModerationPlugin(Plugin):
         call: Call,
         count: Annotated[int, Param("How many (newest first)", min=1, max=MAX_EVENTS)] = 10,
     ) -> Reply:
-        found = await self.context.store.moderation.find(guild_id=self._guild(call), limit=count)
+        found = await self._audit.find(guild_id=self._guild(call), limit=count)
         if not found:
             return Reply(
                 text="No blocks or flags have been recorded in this server.", ephemeral=True
@@ -361,7 +380,7 @@ class ModerationPlugin(Plugin):
             f"was {self._short(before.classifier_threshold)}. Messages scoring at or above it "
             "are blocked."
         )
-        settings = self.context.moderation.settings
+        settings = self._defaults
         if not (settings.enabled and settings.classifier_enabled):
             text += " Note: the classifier is switched off on this bot, so this has no effect."
         return Reply(text=text, ephemeral=True)
@@ -435,7 +454,7 @@ class ModerationPlugin(Plugin):
     async def max_length(
         self, call: Call, value: Annotated[str, Param("Characters (at least 1), or 'default'")]
     ) -> Reply:
-        ceiling = self.context.moderation.settings.max_input_length
+        ceiling = self._defaults.max_input_length
         typed = value.strip().lower()
         new: int | None = None
         if typed not in _RESET_WORDS:
@@ -498,13 +517,13 @@ class ModerationPlugin(Plugin):
             raise UsageError(f"That change was not saved: {exc}.") from None
 
     def _threshold(self, value: float | None) -> str:
-        default = self.context.moderation.settings.classifier_block_threshold
+        default = self._defaults.classifier_block_threshold
         if value is None:
             return f"bot default ({default:g})"
         return f"{value:g} (bot default {default:g})"
 
     def _short(self, value: float | None) -> str:
-        default = self.context.moderation.settings.classifier_block_threshold
+        default = self._defaults.classifier_block_threshold
         return f"the bot default ({default:g})" if value is None else f"{value:g}"
 
     @staticmethod

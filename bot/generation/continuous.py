@@ -4,8 +4,9 @@ The manager runs its own generation thread, which then owns the model. It is alw
 an explicit :class:`ContinuousBatchingConfig` (its defaults size the KV cache from free memory),
 with per-request temperature/top-k/top-p. Requests are fed from the service's fair queue; stop
 strings, deadlines and cancellation are handled here, and since the manager never reports a
-cancelled request, the service ends such a stream itself. Seeds, repetition penalty and n-gram
-blocking are not per-request in the manager and are ignored on this path.
+cancelled request, the service ends such a stream itself. Seeds, repetition penalty, n-gram
+blocking and banned words are not per-request in the manager and are ignored on this path (the
+moderation post-filter still catches banned words).
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class ContinuousBackend(EncoderBackend):
     def _submit(self, job: Job) -> None:
         assert self._loaded is not None
         params = job.request.params
-        row = _Row(job, self._loaded.tokenizer, self._loaded.eos_ids, _CPU)
+        row = _Row(job, self._loaded.tokenizer, self._loaded.eos_ids, _CPU, suppress_words=False)
         self._rows[job.id] = row
         self._manager.register_result_handler(job.id, lambda out: self._on_output(job.id, out))
         kwargs: dict[str, Any] = {

@@ -25,6 +25,7 @@ from bot.errors import (
     GenerationTimeout,
     PromptTooLong,
 )
+from bot.generation.banned import NO_BANS, BannedTokens, SequenceBan, compile_banned
 from bot.generation.decoders import Decoder, RowCache, pick_decoder
 from bot.generation.device import pick_device, pick_dtype
 from bot.generation.jobs import Event, Job, PreparedPrompt, post
@@ -198,6 +199,7 @@ class _Row:
     """One request inside the batch."""
 
     __slots__ = (
+        "bans",
         "count",
         "decoder",
         "eos_ids",
@@ -210,9 +212,18 @@ class _Row:
         "sent_at",
         "stops",
         "unsent",
+        "word_bans",
     )
 
-    def __init__(self, job: Job, tokenizer: Any, eos_ids: frozenset[int], device: torch.device):
+    def __init__(
+        self,
+        job: Job,
+        tokenizer: Any,
+        eos_ids: frozenset[int],
+        device: torch.device,
+        *,
+        suppress_words: bool = True,
+    ):
         self.job = job
         self.params = job.request.params
         self.max_new = job.prompt.max_new_tokens
@@ -225,6 +236,14 @@ class _Row:
             NgramBlocker(self.params.no_repeat_ngram_size, job.prompt.token_ids)
             if self.params.no_repeat_ngram_size > 0
             else None
+        )
+        self.bans: BannedTokens = (
+            compile_banned(tokenizer, self.params.banned_words)
+            if suppress_words and self.params.banned_words
+            else NO_BANS
+        )
+        self.word_bans = (
+            SequenceBan(self.bans, job.prompt.token_ids) if self.bans.sequences else None
         )
         self.generator: torch.Generator | None = None
         if self.params.seed is not None:
@@ -250,6 +269,8 @@ class _Row:
         self.logprob = None if logprob is None or self.logprob is None else self.logprob + logprob
         if self.ngram is not None:
             self.ngram.push(token)
+        if self.word_bans is not None:
+            self.word_bans.push(token)
         reason: FinishReason | None = None
         if token in self.eos_ids:
             shown, reason = "", "eos"
@@ -423,7 +444,10 @@ class DecodeWorker:
 
     def _prefill(self, jobs: list[Job]) -> _Batch | None:
         m = self._m
-        rows = [_Row(job, m.tokenizer, m.eos_ids, m.device) for job in jobs]
+        suppress = self._settings.suppress_banned_words
+        rows = [
+            _Row(job, m.tokenizer, m.eos_ids, m.device, suppress_words=suppress) for job in jobs
+        ]
         width = max(len(job.prompt.token_ids) for job in jobs)
         ids = torch.full((len(jobs), width), m.pad_id, dtype=torch.long)
         mask = torch.zeros((len(jobs), width), dtype=torch.long)
@@ -470,8 +494,15 @@ class DecodeWorker:
 
     @staticmethod
     def _banned(rows: list[_Row]) -> dict[int, set[int]]:
-        """This step's n-gram bans (EOS for ``ignore_eos`` rows is the sampler's own)."""
-        return {i: row.ngram.banned() for i, row in enumerate(rows) if row.ngram is not None}
+        """This step's bans: repeated n-grams and banned words' sequences (EOS for
+        ``ignore_eos`` rows and single-token banned words are the sampler's own)."""
+        banned: dict[int, set[int]] = {}
+        for i, row in enumerate(rows):
+            if row.ngram is not None:
+                banned[i] = row.ngram.banned()
+            if row.word_bans is not None:
+                banned[i] = banned.get(i, set()) | row.word_bans.banned()
+        return banned
 
     def _accept(self, batch: _Batch, tokens: torch.Tensor, logprobs: list[float]) -> None:
         """Record each row's new token, stream text out, and drop the rows that finished."""
@@ -541,7 +572,11 @@ class DecodeWorker:
             [r.generator for r in rows],
             self._shared_gen,
             self._m.device,
-            suppressed={i: self._m.eos_ids for i, r in enumerate(rows) if r.params.ignore_eos},
+            suppressed={
+                i: (self._m.eos_ids if r.params.ignore_eos else frozenset()) | r.bans.single
+                for i, r in enumerate(rows)
+                if r.params.ignore_eos or r.bans.single
+            },
         )
 
     def _finish_jobs(self, jobs: list[Job], error: BaseException) -> None:

@@ -1,21 +1,28 @@
-"""The remote backend: any OpenAI-compatible server over HTTP, streaming with SSE.
+"""The remote backend: any OpenAI-compatible server, through the ``openai`` SDK (streaming).
 
 Plain-text prompts go to ``/v1/completions``; chat prompts go to ``/v1/chat/completions`` when the
-remote model is a chat model (``remote_chat``), else they are flattened to text. Connection
-errors (and 502/503/504 before any text arrived) are retried with backoff; other HTTP errors
-become a :class:`BackendError` carrying the server's message.
+remote model is a chat model (``remote_chat``), else they are flattened to text. The SDK's typed
+errors are mapped into :mod:`bot.errors`: a 429 keeps its queue position (:class:`Overloaded`), a
+server's ``PromptTooLong`` its type. Connection errors and 502/503/504 (and a 429 that says when
+to come back) are retried before any text arrived, after the server's ``Retry-After`` or an
+exponential backoff, never past the request's deadline; the SDK's own retries are off so that
+this one policy applies. Closing a stream (a cancelled or expired job) closes the HTTP response,
+which tells the server to stop generating.
+
+Banned words go out as ``logit_bias`` -100 for the single-token bans (needs a local copy of the
+tokenizer, ``model``) and, where the server takes extensions (vLLM, ``storyloom serve-model``),
+as ``bad_words``. A server that refuses either field gets requests without it from then on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
-from collections.abc import AsyncIterator
+import time
 from typing import Any
 
-import httpx
+import openai
 
 from bot.errors import (
     BackendError,
@@ -25,6 +32,7 @@ from bot.errors import (
     Overloaded,
     PromptTooLong,
 )
+from bot.generation.banned import compile_banned, logit_bias
 from bot.generation.jobs import Event, Job, PreparedPrompt, post
 from bot.generation.metrics import ServiceMetrics
 from bot.generation.prompts import flatten_messages
@@ -37,14 +45,20 @@ log = logging.getLogger(__name__)
 
 _RETRY_STATUS = frozenset({502, 503, 504})
 _WATCH_S = 0.05
+_REFUSED_FIELD_WORDS = ("unexpected", "extra", "unknown", "unsupported", "not supported")
 
 
 class _Retryable(Exception):
-    pass
+    """A failure worth another try; ``final`` is what the caller gets when tries run out."""
+
+    def __init__(self, final: GenerationError, retry_after: float | None = None) -> None:
+        super().__init__(str(final))
+        self.final = final
+        self.retry_after = retry_after
 
 
 class _Downgrade(Exception):
-    """The server refused our extension fields: send the request again without them."""
+    """The server refused optional fields: send the request again without them."""
 
 
 class OpenAIBackend:
@@ -52,7 +66,7 @@ class OpenAIBackend:
 
     def __init__(self, settings: GenerationSettings) -> None:
         self._settings = settings
-        self._client: httpx.AsyncClient | None = None
+        self._client: openai.AsyncOpenAI | None = None
         self._queue: FairQueue | None = None
         self._metrics: ServiceMetrics | None = None
         self._wake = asyncio.Event()
@@ -61,18 +75,20 @@ class OpenAIBackend:
         self._tokenizer: Any = None
         self._name = settings.remote_model or settings.model or "default"
         self._extensions = settings.remote_extensions
+        self._logit_bias = settings.suppress_banned_words
 
     async def start(self, queue: FairQueue, metrics: ServiceMetrics) -> None:
         settings = self._settings
-        headers = {}
-        if settings.api_key is not None:
-            headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
-        self._client = httpx.AsyncClient(
+        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+        self._client = openai.AsyncOpenAI(
             base_url=settings.base_url.rstrip("/"),
-            headers=headers,
-            timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
+            api_key=key or "unused",  # local servers take any key; the SDK insists on one
+            organization=None,
+            project=None,
+            max_retries=0,  # one retry policy: ours (see the module docstring)
+            timeout=openai.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
         )
-        if settings.model:  # a local copy of the tokenizer makes count_tokens exact
+        if settings.model:  # a local copy of the tokenizer: exact counts, logit_bias bans
             try:
                 from transformers import AutoTokenizer
 
@@ -95,7 +111,7 @@ class OpenAIBackend:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     # -- the service's view ---------------------------------------------------------------------
 
@@ -163,7 +179,7 @@ class OpenAIBackend:
     def _reap_dead(self) -> None:
         for job, task in list(self._running.items()):
             if job.is_dead() and not task.done():
-                task.cancel()
+                task.cancel()  # closes the HTTP stream: the server stops generating
 
     async def _serve(self, job: Job) -> None:
         assert self._queue is not None
@@ -187,56 +203,49 @@ class OpenAIBackend:
 
     async def _generate(self, job: Job) -> GenerationResult:
         settings = self._settings
+        bias = await self._bias_for(job)
         attempt = 0
         while True:
             scanner = StopScanner(job.request.params.stop)
             try:
-                return await self._stream_once(job, scanner)
+                return await self._stream_once(job, scanner, bias)
             except _Downgrade:
                 continue
             except _Retryable as exc:
-                if scanner.text or attempt >= settings.retries:
-                    raise BackendError(f"the generation server is unreachable: {exc}") from exc
-                attempt += 1
-                delay = settings.retry_backoff_s * 2 ** (attempt - 1)
-                log.warning(
-                    "generation server unreachable (%s); retry %d in %.1fs", exc, attempt, delay
+                delay = (
+                    exc.retry_after
+                    if exc.retry_after is not None
+                    else settings.retry_backoff_s * 2**attempt
                 )
+                late = job.deadline is not None and time.monotonic() + delay >= job.deadline
+                if scanner.text or attempt >= settings.retries or late:
+                    raise exc.final from exc
+                attempt += 1
+                log.warning("generation server: %s; retry %d in %.2fs", exc, attempt, delay)
                 await asyncio.sleep(delay)
 
-    async def _stream_once(self, job: Job, scanner: StopScanner) -> GenerationResult:
-        assert self._client is not None and self._metrics is not None
+    async def _bias_for(self, job: Job) -> dict[str, int] | None:
+        """``logit_bias`` for the job's banned words (compiled on a thread, cached)."""
+        words = job.request.params.banned_words
+        if not (words and self._logit_bias and self._tokenizer is not None):
+            return None
+        bans = await asyncio.to_thread(compile_banned, self._tokenizer, words)
+        return logit_bias(bans) or None
+
+    async def _stream_once(
+        self, job: Job, scanner: StopScanner, bias: dict[str, int] | None
+    ) -> GenerationResult:
+        assert self._metrics is not None
         chat = job.prompt.messages is not None
-        sent_extensions = self._extensions
-        path, body = self._body(job)
         reason: FinishReason = "length"
         completion_tokens = 0
-        usage: dict[str, Any] = {}
+        usage: Any = None
         try:
-            async with self._client.stream("POST", path, json=body) as response:
-                if response.status_code in _RETRY_STATUS:
-                    raise _Retryable(f"HTTP {response.status_code}")
-                if response.status_code in (400, 422) and sent_extensions:
-                    await response.aread()
-                    if "unexpected" in response.text.lower() or "extra" in response.text.lower():
-                        log.warning(
-                            "the generation server refuses sampling extensions; "
-                            "sending only standard OpenAI fields from now on"
-                        )
-                        self._extensions = False
-                        raise _Downgrade()
-                if response.status_code >= 400:
-                    await response.aread()
-                    _raise_mapped(response)
-                    raise BackendError(
-                        f"the generation server refused the request (HTTP "
-                        f"{response.status_code}): {_server_message(response)}"
-                    )
-                async for payload in _sse_payloads(response):
-                    if "error" in payload:
-                        raise BackendError(f"the generation server failed: {payload['error']}")
-                    usage = payload.get("usage") or usage
-                    for choice in payload.get("choices") or []:
+            stream = await self._create(job, bias if self._logit_bias else None)
+            async with stream:
+                async for payload in stream:
+                    usage = getattr(payload, "usage", None) or usage
+                    for choice in payload.choices or []:
                         delta = _delta_text(choice, chat)
                         if delta:
                             completion_tokens += 1
@@ -244,33 +253,56 @@ class OpenAIBackend:
                             shown = scanner.feed(delta)
                             if shown and job.wants_chunks:
                                 post([(job, StreamChunk(delta=shown, text=scanner.shown))])
-                        if choice.get("finish_reason"):
-                            reason = "length" if choice["finish_reason"] == "length" else "stop"
+                        if choice.finish_reason:
+                            reason = "length" if choice.finish_reason == "length" else "stop"
                     if scanner.stopped:
                         reason = "stop"
                         break
-        except (
-            httpx.ConnectError,
-            httpx.ConnectTimeout,
-            httpx.RemoteProtocolError,
-            httpx.ReadError,
-        ) as exc:
-            raise _Retryable(str(exc) or type(exc).__name__) from exc
-        except httpx.TimeoutException as exc:
+        except openai.APIStatusError as exc:
+            self._refused(exc, bias)
+            raise _mapped(exc) from exc
+        except openai.APITimeoutError as exc:
             raise BackendError("the generation server did not answer in time") from exc
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            final = BackendError(f"the generation server is unreachable: {cause}")
+            raise _Retryable(final) from exc
+        except openai.APIError as exc:  # an error event inside the stream
+            raise BackendError(f"the generation server failed: {exc.message}") from exc
         shown = scanner.flush()
         if shown and job.wants_chunks:
             post([(job, StreamChunk(delta=shown, text=scanner.shown))])
         return GenerationResult(
             text=scanner.text,
             finish_reason=reason,
-            prompt_tokens=int(usage.get("prompt_tokens") or job.prompt.prompt_tokens),
-            completion_tokens=int(usage.get("completion_tokens") or completion_tokens),
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or job.prompt.prompt_tokens),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or completion_tokens),
         )
 
-    def _body(self, job: Job) -> tuple[str, dict[str, Any]]:
+    def _refused(self, exc: openai.APIStatusError, bias: dict[str, int] | None) -> None:
+        """Raise :class:`_Downgrade` when a strict server refused a field we can leave out."""
+        if exc.status_code not in (400, 422):
+            return
+        message = _server_message(exc).lower()
+        if not any(word in message for word in _REFUSED_FIELD_WORDS):
+            return
+        if self._extensions:
+            log.warning(
+                "the generation server refuses sampling extensions; "
+                "sending only standard OpenAI fields from now on"
+            )
+            self._extensions = False
+            raise _Downgrade()
+        if bias and self._logit_bias and "logit_bias" in message:
+            log.warning("the generation server refuses logit_bias; banned words go unmasked")
+            self._logit_bias = False
+            raise _Downgrade()
+
+    async def _create(self, job: Job, bias: dict[str, int] | None) -> Any:
+        """Open the streamed completion for ``job`` (chat or plain text)."""
+        assert self._client is not None
         params = job.request.params
-        body: dict[str, Any] = {
+        kwargs: dict[str, Any] = {
             "model": self._name,
             "stream": True,
             "stream_options": {"include_usage": True},
@@ -279,23 +311,24 @@ class OpenAIBackend:
             "top_p": params.top_p,
         }
         if params.stop:
-            body["stop"] = list(params.stop[:4])
+            kwargs["stop"] = list(params.stop[:4])
         if params.seed is not None:
-            body["seed"] = params.seed
+            kwargs["seed"] = params.seed
         if job.channel_key:
-            body["user"] = job.channel_key
+            kwargs["user"] = job.channel_key
+        if bias:
+            kwargs["logit_bias"] = bias
         if self._extensions:
-            self._add_extensions(job, body)
+            kwargs["extra_body"] = self._extension_fields(job)
         if job.prompt.messages is not None:
-            body["messages"] = [{"role": r, "content": c} for r, c in job.prompt.messages]
-            return "/chat/completions", body
-        body["prompt"] = job.prompt.text
-        return "/completions", body
+            messages: list[Any] = [{"role": r, "content": c} for r, c in job.prompt.messages]
+            return await self._client.chat.completions.create(messages=messages, **kwargs)
+        return await self._client.completions.create(prompt=job.prompt.text, **kwargs)
 
-    @staticmethod
-    def _add_extensions(job: Job, body: dict[str, Any]) -> None:
+    def _extension_fields(self, job: Job) -> dict[str, Any]:
         """Fields vLLM and our own server understand; strict servers refuse them."""
         params = job.request.params
+        body: dict[str, Any] = {}
         if params.top_k:
             body["top_k"] = params.top_k
         if params.repetition_penalty != 1.0:
@@ -304,52 +337,65 @@ class OpenAIBackend:
             body["no_repeat_ngram_size"] = params.no_repeat_ngram_size
         if params.ignore_eos:
             body["ignore_eos"] = True
+        if params.banned_words and self._settings.suppress_banned_words:
+            body["bad_words"] = list(params.banned_words)
+        return body
 
 
-async def _sse_payloads(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    async for line in response.aiter_lines():
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if data == "[DONE]":
-            return
-        try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise BackendError(f"the generation server sent bad data: {data[:100]!r}") from exc
-        if isinstance(payload, dict):
-            yield payload
-
-
-def _delta_text(choice: dict[str, Any], chat: bool) -> str:
+def _delta_text(choice: Any, chat: bool) -> str:
     if chat:
-        return str((choice.get("delta") or {}).get("content") or "")
-    return str(choice.get("text") or "")
+        delta = getattr(choice, "delta", None)
+        return str(getattr(delta, "content", None) or "")
+    return str(getattr(choice, "text", None) or "")
 
 
-def _raise_mapped(response: httpx.Response) -> None:
-    """Errors the server shares with us keep their type: busy, timeout, prompt too long."""
-    try:
-        error = response.json().get("error") or {}
-    except (ValueError, AttributeError):
-        return
-    if not isinstance(error, dict):
-        return
-    if response.status_code == 429:
-        position = error.get("position")
-        raise Overloaded(position=position if isinstance(position, int) else 1)
-    if response.status_code == 504:
-        raise GenerationTimeout()
-    if error.get("type") == "PromptTooLong":
-        raise PromptTooLong(prompt_tokens=0, limit=0)
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    """The server's ``Retry-After`` (seconds, or ``retry-after-ms``), when it sent one."""
+    headers = exc.response.headers
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            continue  # an HTTP date: rare from inference servers; fall back to the backoff
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return None
 
 
-def _server_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message", error))[:200]
-    return str(error or body)[:200]
+def _error_fields(exc: openai.APIStatusError) -> dict[str, Any]:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return dict(body["error"])
+    return dict(body) if isinstance(body, dict) else {}
+
+
+def _mapped(exc: openai.APIStatusError) -> Exception:
+    """The error tree's view of an HTTP error (a :class:`_Retryable` when worth another try)."""
+    status = exc.status_code
+    fields = _error_fields(exc)
+    retry_after = _retry_after(exc)
+    if status == 429:
+        position = fields.get("position")
+        overloaded = Overloaded(
+            position=position if isinstance(position, int) else 1, estimated_wait_s=retry_after
+        )
+        return overloaded if retry_after is None else _Retryable(overloaded, retry_after)
+    if status in _RETRY_STATUS:
+        final = BackendError(
+            f"the generation server is unreachable (HTTP {status}): {_server_message(exc)}"
+        )
+        return _Retryable(final, retry_after)
+    if fields.get("type") == "PromptTooLong":
+        return PromptTooLong(prompt_tokens=0, limit=0)
+    return BackendError(
+        f"the generation server refused the request (HTTP {status}): {_server_message(exc)}"
+    )
+
+
+def _server_message(exc: openai.APIStatusError) -> str:
+    fields = _error_fields(exc)
+    message = fields.get("message") or fields.get("detail") or exc.message
+    return str(message)[:200]

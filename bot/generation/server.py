@@ -8,6 +8,7 @@ share one model this way, using the ``openai`` backend pointed at this server.
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -49,6 +50,7 @@ class _Sampling(BaseModel):
     stop: str | list[str] | None = None
     seed: int | None = None
     ignore_eos: bool = False
+    bad_words: list[str] | None = None  # vLLM's name: words never to sample
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     n: int = 1
@@ -68,6 +70,7 @@ class _Sampling(BaseModel):
             stop=stop,
             seed=self.seed,
             ignore_eos=self.ignore_eos,
+            banned_words=tuple(self.bad_words or ()),
         )
 
 
@@ -328,7 +331,9 @@ def _error_body(exc: GenerationError) -> dict[str, Any]:
 
 
 def _error_response(exc: GenerationError) -> JSONResponse:
-    headers = {"Retry-After": "1"} if isinstance(exc, Overloaded) else None
+    headers = None
+    if isinstance(exc, Overloaded):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.estimated_wait_s or 1)))}
     return JSONResponse(_error_body(exc), status_code=_status(exc), headers=headers)
 
 

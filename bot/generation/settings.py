@@ -56,6 +56,12 @@ class GenerationSettings(BaseModel):
         description="Streamed text goes out at most this often per request (the first chunk at "
         "once); tokens in between are joined into one chunk. 0 streams every token.",
     )
+    suppress_banned_words: bool = Field(
+        default=True,
+        description="Keep a request's banned_words out of sampling (the local sampler masks "
+        "their tokens; remote servers get logit_bias / bad_words). False leaves them to the "
+        "moderation post-filter alone (the benchmark's 'before').",
+    )
     # continuous batching sizes (CUDA); explicit because the defaults size the cache from memory
     cb_num_blocks: int = Field(default=512, ge=1)
     cb_page_size: int = Field(default=64, ge=4)

@@ -8,7 +8,6 @@ from bot.moderation.audit import AuditSink, MemoryAuditSink, format_mod_log
 from bot.moderation.mentions import sanitize_output
 from bot.moderation.personal_data import redact_personal_data
 from bot.moderation.pipeline import ModerationPipeline, RulesProvider, StaticRulesProvider
-from bot.moderation.regenerate import CheckedOutput, generate_checked
 from bot.moderation.settings import ModerationSettings
 from bot.moderation.types import (
     Action,
@@ -25,7 +24,6 @@ __all__ = [
     "AuditEvent",
     "AuditSink",
     "Category",
-    "CheckedOutput",
     "Direction",
     "GuildRules",
     "MemoryAuditSink",
@@ -36,7 +34,6 @@ __all__ = [
     "StaticRulesProvider",
     "Verdict",
     "format_mod_log",
-    "generate_checked",
     "redact_personal_data",
     "sanitize_output",
 ]

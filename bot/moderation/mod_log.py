@@ -3,7 +3,7 @@
 :class:`ModLogSink` wraps the audit sink. Each event is recorded first; then, in the background
 (a verdict never waits on the chat platform), :func:`~bot.moderation.audit.format_mod_log` of it
 is posted to the guild's ``mod_log_channel_id`` or, failing that, the bot-wide fallback channel.
-The running adapter installs the poster (``app.mod_log.poster``); without one nothing is posted.
+A running adapter attaches its poster (:meth:`ModLogSink.attach`); without one nothing is posted.
 Posting failures are logged and dropped. The checked text itself is never posted.
 """
 
@@ -35,7 +35,7 @@ class ModLogSink:
         max_pending: int = 100,
         post_timeout_s: float = 15.0,
     ) -> None:
-        self.poster: ModLogPoster | None = None
+        self._posters: list[ModLogPoster] = []
         self._inner = inner
         self._rules = rules
         self._fallback = fallback_channel_id
@@ -44,6 +44,22 @@ class ModLogSink:
         self._pending: set[asyncio.Task[None]] = set()
         self.dropped = 0
         """Summaries not posted because too many were already waiting."""
+
+    @property
+    def poster(self) -> ModLogPoster | None:
+        """The poster summaries go to: the one attached last and not yet detached."""
+        return self._posters[-1] if self._posters else None
+
+    def attach(self, poster: ModLogPoster) -> Callable[[], None]:
+        """Post summaries with ``poster`` from now on; call the returned function to stop
+        (the poster attached before it, if any, takes over again)."""
+        self._posters.append(poster)
+
+        def detach() -> None:
+            if poster in self._posters:
+                self._posters.remove(poster)
+
+        return detach
 
     async def record(self, event: AuditEvent) -> None:
         try:

@@ -9,7 +9,6 @@ from typing import Annotated, ClassVar
 
 from bot.errors import Blocked, UsageError
 from bot.generation.types import ChatMessage, GenerationRequest
-from bot.moderation.types import Direction, ModerationContext
 from bot.plugin import Call, Cooldown, Param, Plugin, PluginContext, command
 from bot.types import Permission, Reply
 from plugins.headline.prompts import (
@@ -135,7 +134,7 @@ class HeadlinePlugin(Plugin):
             call.channel.guild_id,
             call.channel.channel_id,
         )
-        chat = self.context.generation.is_chat_model
+        chat = self.context.model.is_chat_model
         source = self._fit_source(source)
         count = settings.candidates
         subs: dict[str, str] = {}
@@ -258,18 +257,17 @@ class HeadlinePlugin(Plugin):
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
     def _allowed(self, call: Call) -> Allowed:
-        moderation = self.context.moderation
-        ctx = ModerationContext.for_channel(Direction.OUTPUT, call.channel, call.author.id)
+        writer = self.context.writer
 
         async def allowed(text: str) -> bool:
-            return not (await moderation.check(text, ctx)).blocked
+            return await writer.check(text, channel=call.channel, user_id=call.author.id)
 
         return allowed
 
     def _fit_source(self, source: str) -> str:
         """The newest part of ``source`` that fits ``source_tokens`` (whole words)."""
         limit = self.settings.source_tokens
-        count = self.context.generation.count_tokens
+        count = self.context.model.count_tokens
         if count(source) <= limit:
             return source
         words = source.split()

@@ -76,7 +76,7 @@ class PoemPlugin(Plugin):
         )
         composer = PoemComposer(
             self._generator(call),
-            chat=self.context.generation.is_chat_model,
+            chat=self.context.model.is_chat_model,
             settings=ComposerSettings(
                 sampling=preset.params(),
                 candidates=self.settings.candidates,

@@ -106,6 +106,17 @@ class GameState:
             sampling_preset=str(data.get("sampling_preset", "")),
         )
 
+    # -- the storyteller's due count ---------------------------------------------------------
+    def storyteller_wrote(self) -> GameState:
+        """The storyteller just wrote; it is due again once players have written."""
+        return dataclasses.replace(self, since_bot=0)
+
+    def player_wrote(self) -> GameState:
+        return dataclasses.replace(self, since_bot=self.since_bot + 1)
+
+    def player_turn_undone(self) -> GameState:
+        return dataclasses.replace(self, since_bot=max(0, self.since_bot - 1))
+
     # -- players --------------------------------------------------------------------------
     def has(self, player_id: str) -> bool:
         return any(p.id == player_id for p in self.players)
@@ -198,6 +209,10 @@ class GameState:
             raise ValueError("no such candidate")
         votes = {**self.vote.votes, voter_id: choice}
         return dataclasses.replace(self, vote=dataclasses.replace(self.vote, votes=votes))
+
+    def vote_closed(self) -> GameState:
+        """The open vote is over; its winner is the storyteller's new turn."""
+        return dataclasses.replace(self, vote=None, since_bot=0)
 
     def everyone_voted(self) -> bool:
         if self.vote is None or not self.players:

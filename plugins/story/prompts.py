@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.generation.types import ChatMessage
-from storage.records import PromptContext, PromptPartKind, Story
+from bot.records import PromptContext, PromptPartKind, Story
 
 CHAT_OVERHEAD_TOKENS = 48
 """Room left for a chat template's role markers."""

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, select, update
 
 from bot.errors import NotFound, StateError
+from bot.records import Alternative, Turn, TurnKind, VoteCount
 from storage.engine import Database
 from storage.models import alternatives, turns, votes
-from storage.records import Alternative, Turn, TurnKind, VoteCount
 from storage.repositories._base import aware_now, now, upsert
 from storage.repositories.turns import turn_from_row
 

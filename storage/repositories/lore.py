@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select, update
 
 from bot.errors import NotFound, UsageError
+from bot.records import LoreEntry
 from storage.engine import Database
 from storage.models import lore_entries
-from storage.records import LoreEntry
 from storage.repositories._base import aware_now, now
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from bot.records import ChannelMessage
 from bot.types import ChannelRef
 from storage.engine import Database
 from storage.group_commit import GroupCommit
 from storage.models import channel_messages
-from storage.records import ChannelMessage
 from storage.repositories._base import aware_now, channel_key, now
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Row, insert, select
 
+from bot.records import ModerationDirection, ModerationEvent
 from storage.engine import Database
 from storage.models import moderation_events
-from storage.records import ModerationDirection, ModerationEvent
 from storage.repositories._base import aware_now, now
 
 

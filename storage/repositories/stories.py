@@ -9,10 +9,10 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.errors import NotFound, StaleState, StateError, StorageError
+from bot.records import Story, StoryEdit, StoryStatus
 from bot.types import Author, ChannelRef
 from storage.engine import Database
 from storage.models import stories, story_edits
-from storage.records import Story, StoryEdit, StoryStatus
 from storage.repositories._base import aware, aware_now, channel_key, now
 
 EDITABLE_FIELDS = ("title", "premise", "memory", "author_note", "mode")

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, select, update
 
 from bot.errors import NotFound, StateError
+from bot.records import RemovalReason, Turn, TurnKind
 from storage.engine import Database
 from storage.group_commit import GroupCommit, NewTurn, write_turns
 from storage.models import stories, turns
-from storage.records import RemovalReason, Turn, TurnKind
 from storage.repositories._base import aware, aware_now, now
 
 

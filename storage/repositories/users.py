@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, update
 
+from bot.records import DeletionReport
 from storage.engine import Database
 from storage.models import (
     channel_messages,
@@ -14,7 +15,6 @@ from storage.models import (
     turns,
     votes,
 )
-from storage.records import DeletionReport
 
 DELETED_ID = "deleted"
 DELETED_NAME = "[deleted user]"

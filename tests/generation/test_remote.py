@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import re
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
-from bot.errors import BackendError, InvalidRequest, PromptTooLong
+from bot.errors import BackendError, InvalidRequest, Overloaded, PromptTooLong
 from bot.generation import (
     ChatMessage,
     GenerationRequest,
@@ -22,6 +25,7 @@ from bot.generation import (
     build_generation_service,
 )
 from bot.generation.server import create_app
+from tests.generation.helpers import until
 
 GREEDY = SamplingParams(temperature=0.0, repetition_penalty=1.0, ignore_eos=True)
 
@@ -39,19 +43,28 @@ async def local(tiny_model_dir: Path) -> AsyncIterator[GenerationService]:
         yield svc
 
 
-@pytest.fixture
-async def server_url(local: GenerationService) -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port; yields its ``/v1`` URL."""
     port = _free_port()
-    config = uvicorn.Config(create_app(local), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    for _ in range(1000):
-        if server.started:
-            break
+    while not server.started:
+        if task.done():
+            task.result()
         await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    await task
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def server_url(local: GenerationService) -> AsyncIterator[str]:
+    async with serving(create_app(local)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -155,3 +168,102 @@ async def test_unreachable_server_is_a_backend_error() -> None:
     async with build_generation_service(settings) as svc:
         with pytest.raises(BackendError, match="unreachable"):
             await svc.complete(GenerationRequest("x", GREEDY.replace(max_new_tokens=2)))
+
+
+class FailFirst:
+    """ASGI middleware: the first ``count`` POSTs get ``status`` (with ``headers``), the rest
+    reach the real server behind it."""
+
+    def __init__(self, app: Any, *, count: int, status: int, headers: dict[str, str]) -> None:
+        self.app, self.count, self.status, self.headers = app, count, status, headers
+        self.posts = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            self.posts += 1
+            if self.posts <= self.count:
+                from starlette.responses import JSONResponse
+
+                body = {"error": {"message": "warming up", "type": "Unavailable"}}
+                response = JSONResponse(body, status_code=self.status, headers=self.headers)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def test_retry_after_is_honoured(local: GenerationService, tiny_model_dir: Path) -> None:
+    app = FailFirst(create_app(local), count=2, status=503, headers={"Retry-After": "0"})
+    async with serving(app) as url:
+        # a backoff far past the deadline: only the server's Retry-After lets the retries happen
+        settings = GenerationSettings(
+            backend="openai", base_url=url, model=str(tiny_model_dir), retry_backoff_s=1000.0
+        )
+        async with build_generation_service(settings) as svc:
+            request = GenerationRequest("Once", GREEDY.replace(max_new_tokens=3), deadline_s=60)
+            result = await svc.complete(request)
+        assert result.completion_tokens == 3 and app.posts == 3
+        without = FailFirst(create_app(local), count=5, status=503, headers={})
+    async with serving(without) as url:
+        settings = GenerationSettings(backend="openai", base_url=url, retry_backoff_s=1000.0)
+        async with build_generation_service(settings) as svc:
+            with pytest.raises(BackendError, match="HTTP 503"):  # the backoff would pass it
+                await svc.complete(
+                    GenerationRequest("Once", GREEDY.replace(max_new_tokens=3), deadline_s=60)
+                )
+        assert without.posts == 1
+
+
+async def test_a_full_server_queue_is_overloaded_with_its_position(
+    tiny_model_dir: Path,
+) -> None:
+    small = GenerationSettings(
+        model=str(tiny_model_dir), device="cpu", max_batch_size=1, queue_size=1
+    )
+    async with build_generation_service(small) as busy, serving(create_app(busy)) as url:
+        long = GREEDY.replace(max_new_tokens=400)
+        running = busy.stream(GenerationRequest("Once", long))
+        await anext(running)  # the only batch slot is taken
+        waiting = asyncio.create_task(busy.complete(GenerationRequest("Tale", long)))
+        await until(lambda: busy.stats().queue_depth == 1)
+        settings = GenerationSettings(
+            backend="openai", base_url=url, model=str(tiny_model_dir), retries=0
+        )
+        async with build_generation_service(settings) as svc:
+            with pytest.raises(Overloaded) as caught:
+                await svc.complete(GenerationRequest("x", GREEDY.replace(max_new_tokens=2)))
+        assert caught.value.position == 2
+        await running.aclose()
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+
+
+async def test_closing_a_stream_stops_the_server(
+    remote: GenerationService, local: GenerationService
+) -> None:
+    request = GenerationRequest("Once upon a time", GREEDY.replace(max_new_tokens=5000))
+    assert local.max_context_tokens < 5000  # it would run until the context is full
+    stream = remote.stream(request)
+    first = await anext(stream)
+    assert first.text and not first.done
+    await stream.aclose()  # closes the HTTP response: the server cancels its request
+    await until(lambda: local.stats().cancelled == 1 and not local.stats().active)
+    assert local.stats().completed == 0
+
+
+async def test_banned_words_reach_the_server(
+    remote: GenerationService, local: GenerationService
+) -> None:
+    params = GREEDY.replace(max_new_tokens=24)
+    free = await remote.complete(GenerationRequest("Once upon a time", params))
+    word = re.findall(r"[A-Za-z]{3,}", free.text)[0]
+    banned = await remote.complete(
+        GenerationRequest("Once upon a time", params.replace(banned_words=(word,)))
+    )
+    pattern = rf"(?<![A-Za-z]){word}(?![A-Za-z])"
+    assert re.search(pattern, free.text, re.IGNORECASE)
+    assert not re.search(pattern, banned.text, re.IGNORECASE)
+    local_banned = await local.complete(
+        GenerationRequest("Once upon a time", params.replace(banned_words=(word,)))
+    )
+    assert banned.text == local_banned.text  # bad_words went through as the words themselves

@@ -56,7 +56,7 @@ class Posts:
 async def test_summary_goes_to_the_guilds_channel_or_the_fallback() -> None:
     inner, posts = MemoryAuditSink(), Posts()
     sink = ModLogSink(inner, RULES, fallback_channel_id="operator")
-    sink.poster = posts
+    sink.attach(posts)
     moderation = pipeline(sink)
     for guild in ("g1", "g2", None):
         verdict = await moderation.check(f"the {SECRET_WORD} again", ctx(guild))
@@ -75,7 +75,7 @@ async def test_without_a_channel_or_a_poster_nothing_is_posted() -> None:
     posts = Posts()
     sink = ModLogSink(MemoryAuditSink(), RULES)
     assert (await pipeline(sink).check(SECRET_WORD, ctx("g1"))).blocked  # no poster yet
-    sink.poster = posts
+    sink.attach(posts)
     assert (await pipeline(sink).check(SECRET_WORD, ctx("g2"))).blocked  # no channel
     await sink.drain()
     assert posts.posts == []
@@ -94,10 +94,10 @@ async def test_a_failing_or_slow_poster_never_touches_the_verdict(
     async def broken(channel_id: str, text: str) -> None:
         raise ConnectionError("the platform is down")
 
-    sink.poster = slow
+    sink.attach(slow)
     verdict = await asyncio.wait_for(pipeline(sink).check(SECRET_WORD, ctx("g1")), timeout=5)
     assert verdict.blocked and len(inner.events) == 1  # decided while the post still waits
-    sink.poster = broken
+    sink.attach(broken)
     with caplog.at_level(logging.WARNING, logger="bot.moderation.mod_log"):
         assert (await pipeline(sink).check(SECRET_WORD, ctx("g1"))).blocked
         await sink.drain(timeout_s=5)
@@ -115,7 +115,7 @@ async def test_summary_is_posted_even_when_the_audit_table_fails() -> None:
 
     posts = Posts()
     sink = ModLogSink(DownSink(), RULES)
-    sink.poster = posts
+    sink.attach(posts)
     assert (await pipeline(sink).check(SECRET_WORD, ctx("g1"))).blocked
     await sink.drain()
     assert [c for c, _ in posts.posts] == ["mods"]
@@ -130,7 +130,7 @@ async def test_backlog_is_bounded() -> None:
         posted.append(text)
 
     sink = ModLogSink(MemoryAuditSink(), RULES, max_pending=2)
-    sink.poster = stuck
+    sink.attach(stuck)
     moderation = pipeline(sink)
     for _ in range(5):
         assert (await moderation.check(SECRET_WORD, ctx("g1"))).blocked

@@ -13,8 +13,8 @@ from bot.adapters.console import CONSOLE_GUILD, RecordingResponder, run_jsonl
 from bot.app import App
 from bot.moderation.rules_store import RULES_KEY, RULES_NAMESPACE
 from bot.plugin import Call, Param, Plugin, command
+from bot.records import ModerationDirection
 from bot.types import Author, ChannelRef, Incoming, Permission
-from storage.records import ModerationDirection
 from tests.conftest import AppFactory
 
 CLASSIFIER = Path(__file__).parents[2] / "bot" / "moderation" / "data" / "classifier.npz"

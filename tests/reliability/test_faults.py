@@ -22,8 +22,8 @@ from typing import Any
 
 from bot.adapters.console import CONSOLE_GUILD, run_jsonl
 from bot.app import App
+from bot.records import Turn, TurnKind
 from bot.types import ChannelRef
-from storage.records import Turn, TurnKind
 from tests.conftest import AppFactory
 from tests.reliability.conftest import by_reply, is_plain_chat, line, problems
 from tests.reliability.flaky_server import FlakySSEServer

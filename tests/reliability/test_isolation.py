@@ -14,8 +14,8 @@ from typing import Any
 from bot.adapters.console import RecordingResponder
 from bot.app import App
 from bot.generation.types import GenerationRequest
+from bot.records import Story
 from bot.types import Author, ChannelRef, Incoming, IncomingKind, Permission
-from storage.records import Story
 from tests.conftest import recorded_requests
 from tests.reliability.conftest import problems
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from bench import load
 from bot.adapters.console import CONSOLE_GUILD, run_jsonl
+from bot.records import TurnKind
 from bot.types import ChannelRef
-from storage.records import TurnKind
 from tests.conftest import AppFactory
 from tests.reliability.conftest import line, problems
 

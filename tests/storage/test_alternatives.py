@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import NotFound, StateError
-from storage.records import TurnKind
+from bot.records import TurnKind
 from storage.store import Store
 from tests.storage.conftest import ALICE, BOB, CAROL, GUILD_A_CH1
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from bot.errors import PromptTooLong
+from bot.records import PromptPartKind, TurnKind
 from storage.context import render_turn
-from storage.records import PromptPartKind, TurnKind
 from storage.store import Store
 from tests.storage.conftest import ALICE, BOB, GUILD_A_CH1, GUILD_A_CH2
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from storage.records import ModerationDirection
+from bot.records import ModerationDirection
 from storage.store import Store
 from tests.storage.conftest import GUILD_A_CH1, GUILD_A_CH2
 

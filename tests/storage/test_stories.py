@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import NotFound, StaleState, StateError
-from storage.records import StoryStatus
+from bot.records import StoryStatus
 from storage.store import Store
 from tests.storage.conftest import ALICE, BOB, GUILD_A_CH1, GUILD_A_CH2, GUILD_B_CH1
 

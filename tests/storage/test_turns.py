@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from bot.errors import NotFound, StaleState, StateError
-from storage.records import RemovalReason, StoryStatus, TurnKind
+from bot.records import RemovalReason, StoryStatus, TurnKind
 from storage.settings import StorageSettings
 from storage.store import Store, open_store
 from tests.storage.conftest import ALICE, BOB, GUILD_A_CH1, GUILD_A_CH2

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from storage.records import ModerationDirection, TurnKind
+from bot.records import ModerationDirection, TurnKind
 from storage.store import Store
 from tests.storage.conftest import ALICE, BOB, GUILD_A_CH1, GUILD_A_CH2
 

@@ -184,7 +184,7 @@ class DiscordAdapter:
                     self._active.discard(task)
 
     async def post_mod_log(self, channel_id: str, text: str) -> None:
-        """Post a mod-log summary (the app's ``mod_log.poster``); mentions in it never ping."""
+        """Post a mod-log summary (attached to the app's ``mod_log``); mentions in it never ping."""
         channel: Any = self.bot.get_channel(int(channel_id))
         if channel is None:
             channel = await self.bot.fetch_channel(int(channel_id))
@@ -329,7 +329,7 @@ def build_discord_bot(app: App, settings: Settings) -> AnyBot:
         bot = StoryloomBot(**options)
     adapter = DiscordAdapter(app, settings, bot)
     bot.storyloom = adapter
-    app.mod_log.poster = adapter.post_mod_log
+    app.mod_log.attach(adapter.post_mod_log)
     bot.add_dynamic_items(ActionButton)
     bot.add_command(_sync_command(adapter))
     adapter.install_commands()

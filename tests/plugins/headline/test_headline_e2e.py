@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.app import App
+from bot.records import TurnKind
 from plugins.headline import HeadlinePlugin
 from plugins.headline.ranking import MAX_WORDS, MIN_WORDS, extractive_headline, title_case
-from storage.records import TurnKind
 from tests.plugins.poem.conftest import author, channel_ref, say
 
 TEXT = (

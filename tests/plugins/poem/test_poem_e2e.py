@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from bot.app import App
+from bot.records import TurnKind
 from plugins.poem.forms import PoemForm, check_poem
-from storage.records import TurnKind
 from tests.plugins.poem.conftest import author, channel_ref, say
 
 _NOTE = re.compile(r"\n_\(I could only approximate the .+ form: .+\.\)_$")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.records import Story, Turn, TurnKind
 from bot.types import ChannelRef
 from plugins.kit.textcraft import DISCORD_LIMIT
-from storage.records import Story, Turn, TurnKind
 
 CONSOLE = "console"
 

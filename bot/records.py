@@ -1,6 +1,7 @@
-"""Plain values the storage facade takes and returns.
+"""Plain values the storage ports take and return (stories, turns, lore, prompt contexts).
 
-Plugins import these; nothing here imports SQLAlchemy. Every record is a frozen dataclass.
+They belong to the plugin API: plugins and the core import them from here; ``storage`` builds
+them from database rows. Nothing here imports SQLAlchemy. Every record is a frozen dataclass.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.records import TurnKind
 from plugins.story.game import VoteRound, tally
-from storage.records import TurnKind
 from tests.plugins.story.conftest import Game, GameFactory, transcript
 from tests.plugins.story.helpers import active_story, assert_clean_bot_text, by_reply, texts
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-import plugins.story.plugin as story_plugin
+import plugins.story.writing as story_writing
 from plugins.kit.rerank import Ranked
 from tests.plugins.story.conftest import GameFactory, final_texts, transcript
 from tests.plugins.story.helpers import active_story, by_reply
@@ -16,14 +16,14 @@ async def test_the_best_candidate_is_posted_and_the_rest_become_versions(
     make_game: GameFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rankings: list[list[Ranked]] = []
-    real_rank = story_plugin.rank
+    real_rank = story_writing.rank
 
     def recording_rank(*args: Any, **kwargs: Any) -> list[Ranked]:
         ranked = real_rank(*args, **kwargs)
         rankings.append(ranked)
         return ranked
 
-    monkeypatch.setattr(story_plugin, "rank", recording_rank)
+    monkeypatch.setattr(story_writing, "rank", recording_rank)
     game = await make_game(best_of=4, max_new_tokens=40)
     records = await game.play(
         game.line("Alice", "/story start A shy dragon who is afraid of the dark"),

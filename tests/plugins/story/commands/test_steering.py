@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.records import PromptPartKind
 from plugins.story.game import GameState
-from storage.records import PromptPartKind
 from tests.conftest import recorded_requests
 from tests.plugins.story.conftest import GameFactory, transcript
 from tests.plugins.story.helpers import active_story, by_reply, texts
@@ -30,7 +30,7 @@ async def test_memory_note_and_lore_reach_the_prompt(make_game: GameFactory) -> 
     assert "note updated" in texts(by_reply(records, 4))
     assert "moon, stars" in texts(by_reply(records, 5))
     story = await active_story(store)
-    prompt = await game.plugin.build_prompt(
+    prompt = await game.plugin.writing.build_prompt(
         story, GameState.from_dict(story.state), max_new_tokens=24
     )
     with recorded_requests(game.app) as seen:

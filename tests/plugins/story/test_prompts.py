@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.records import PromptContext, PromptPart, PromptPartKind, Story, StoryStatus
 from plugins.story.prompts import (
     base_continuation,
     base_recap,
@@ -12,7 +13,6 @@ from plugins.story.prompts import (
     prompt_budget,
     without_turn,
 )
-from storage.records import PromptContext, PromptPart, PromptPartKind, Story, StoryStatus
 
 
 def story(**changes: object) -> Story:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.records import StoryStatus
+from bot.records import StoryStatus
 from tests.plugins.story.conftest import GameFactory, final_texts, transcript
 from tests.plugins.story.helpers import (
     active_story,
@@ -131,7 +131,7 @@ async def test_guild_overrides_the_sampling_preset(make_game: GameFactory) -> No
     assert "`sampling_preset` = focused" in texts(by_reply(records, 1))
     assert "between 0 and 2" in texts(by_reply(records, 4))
     assert "Presets: balanced, creative, focused" in texts(by_reply(records, 5))
-    params = await game.plugin._sampling(channel(), GameState())
+    params = await game.plugin.writing.sampling(channel(), GameState())
     assert params.temperature == 0.3 and params.top_k == 80 and params.max_new_tokens == 24
     await game.play(game.line("Alice", "/story settings temperature default", admin=True))
-    assert (await game.plugin._sampling(channel(), GameState())).temperature == 1.0
+    assert (await game.plugin.writing.sampling(channel(), GameState())).temperature == 1.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.records import TurnKind
+from bot.records import TurnKind
 from tests.plugins.story.conftest import GameFactory, final_texts, transcript
 from tests.plugins.story.helpers import active_story, by_reply, kinds, texts, visible_turns
 

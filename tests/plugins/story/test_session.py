@@ -7,7 +7,7 @@ import asyncio
 import threading
 from typing import Any
 
-from storage.records import TurnKind
+from bot.records import TurnKind
 from tests.plugins.story.conftest import GameFactory
 from tests.plugins.story.helpers import active_story, visible_turns
 

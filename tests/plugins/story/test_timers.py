@@ -79,7 +79,7 @@ async def test_background_tick_skips_an_absent_player(make_game: GameFactory) ->
     )
     game.clock.advance(31)  # Alice's turn times out; nobody acts
     for _ in range(200):
-        if game.plugin._pending.get(game.channel_key):
+        if game.plugin.timers.pending.get(game.channel_key):
             break
         await asyncio.sleep(0.02)
     story = await active_story(game.app.store)

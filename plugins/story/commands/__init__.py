@@ -1,0 +1,1 @@
+"""The story plugin's commands, in groups: lifecycle, play, steering."""
