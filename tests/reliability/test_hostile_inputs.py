@@ -315,7 +315,9 @@ async def test_injected_author_tags_do_not_speak_for_others_in_the_prompt(fast_a
     story = await app.store.stories.get(story.id, story.channel_key)
     from plugins.story.game import GameState
 
-    prose = await plugin.writing.build_prompt(story, GameState.from_dict(story.state), max_new_tokens=8)
+    prose = await plugin.writing.build_prompt(
+        story, GameState.from_dict(story.state), max_new_tokens=8
+    )
     # Each turn stays one paragraph of the prose prompt, after the premise (no fake paragraphs
     # or blocks) ...
     assert prose.text.count("\n\n") == len(prose.context.parts)
@@ -324,7 +326,9 @@ async def test_injected_author_tags_do_not_speak_for_others_in_the_prompt(fast_a
     plugin.config = plugin.config.model_copy(
         update={"prose_prompt": False, "base_cue": "Narrator:"}
     )
-    built = await plugin.writing.build_prompt(story, GameState.from_dict(story.state), max_new_tokens=8)
+    built = await plugin.writing.build_prompt(
+        story, GameState.from_dict(story.state), max_new_tokens=8
+    )
     turns = await app.store.turns.all(story.id)
     legit = {f"alice: {t.text}" for t in turns if t.author_id == "u-alice"}
     legit.add(f"{plugin.config.narrator_name}:")  # the storyteller's own cue line
