@@ -21,8 +21,8 @@ test: setup ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest -q
 
 bench: setup ## the benchmarks (ratios; JSON in bench/results/)
-	$(BIN)/storyloom bench generation --quick
-	$(BIN)/storyloom bench context --quick
+	$(BIN)/python -m bench generation --quick
+	$(BIN)/python -m bench context --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Benchmark: prompt assembly cost vs story length, and durable turns/s with group commit.
 
-``storyloom bench context --out FILE`` (or ``python -m bench.context --out FILE``) measures, in
+``python -m bench context --out FILE`` (or ``python -m bench.context --out FILE``) measures, in
 one run on a SQLite file with the store's real durability settings:
 
 - prompt assembly for a 100-turn and a 100,000-turn story (same budget, median of repeats);

@@ -1,6 +1,6 @@
 """Benchmark: one shared generation service vs. naive per-request ``model.generate``.
 
-``storyloom bench generation --out FILE`` (or ``python -m bench.generation --out FILE``) measures,
+``python -m bench generation --out FILE`` (or ``python -m bench.generation --out FILE``) measures,
 side by side in one run, for a GPT-2-small-sized model (GPT2Config, random weights, the bundled
 tokenizer's vocabulary) and the bundled tiny model:
 

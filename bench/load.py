@@ -16,7 +16,7 @@ RSS memory over time (growth between the first and last third of the run), the "
 (backpressure must show as polite notices, not timeouts), and **nothing lost**: every accepted
 player turn is in the database afterwards, counted again after the app is closed and reopened.
 
-Run: ``storyloom bench load --channels 50 --seconds 60 --out bench/results/load-50.json``;
+Run: ``python -m bench load --channels 50 --seconds 60 --out bench/results/load-50.json``;
 only the core-overhead phase: ``python -m bench.load --core-only --out bench/results/load-core.json``.
 """
 

@@ -15,7 +15,7 @@ them alike:
 
 Prints the median tokens/s of each (wall clock, and per CPU-second of this process, which a busy
 machine disturbs less), the ratios to ``forward_loop`` and ``service`` / the 500 tokens/s
-target; writes JSON. Run: ``storyloom bench model-speed`` or ``python -m bench.model_speed``
+target; writes JSON. Run: ``python -m bench model-speed`` or ``python -m bench.model_speed``
 (``--quick`` for a shorter run).
 """
 

@@ -1,6 +1,6 @@
 """Writing quality as players see it: stories, poems and headlines through the real app.
 
-``storyloom bench quality`` plays scripted games through the console adapter (the same router,
+``python -m bench quality`` plays scripted games through the console adapter (the same router,
 plugins, moderation and storage as Discord; the configured model, the bundled one by default) and
 measures what the writing-quality issue asks for:
 
@@ -535,7 +535,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="storyloom bench quality",
+        prog="python -m bench quality",
         description="Writing quality of stories, poems and headlines through the real app.",
     )
     p.add_argument("--split", choices=("dev", "test"), default="test")
@@ -561,3 +561,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     shown = {k: v for k, v in result.items() if k != "transcript"}
     print(json.dumps(shown, indent=2))
     return result
+
+
+if __name__ == "__main__":
+    main()

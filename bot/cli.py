@@ -27,10 +27,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-bench_app = typer.Typer(
-    help="Benchmarks that print ratios and write JSON results.", no_args_is_help=True
-)
-app.add_typer(bench_app, name="bench")
 
 ConfigOption = Annotated[
     Path | None,
@@ -232,102 +228,13 @@ def export(
 ) -> None:
     """Export a story as Markdown or JSON (JSON can be imported back with /story import)."""
     settings = _settings(config)
-    from storage.export import export_command
+    from storage.export_command import export_command
 
     _run(
         lambda: export_command(
             settings.resolved_storage(), story_id=story_id, channel=channel, fmt=fmt, out=out
         )
     )
-
-
-@bench_app.command("generation")
-def bench_generation(
-    out: Annotated[Path, typer.Option(help="JSON results file.")] = Path(
-        "bench/results/generation.json"
-    ),
-    quick: Annotated[bool, typer.Option(help="Smaller run (about a minute).")] = False,
-) -> None:
-    """Naive per-request generate vs. the service vs. one bare static batch (tokens/s, TTFT)."""
-    bench_main = _bench("generation").main
-
-    bench_main(out=out, quick=quick)
-
-
-@bench_app.command("context")
-def bench_context(
-    out: Annotated[Path, typer.Option(help="JSON results file.")] = Path(
-        "bench/results/context.json"
-    ),
-    quick: Annotated[bool, typer.Option(help="Smaller run.")] = False,
-) -> None:
-    """Prompt assembly for 100 vs 100,000 turns, and durable turns/s from 50 writers."""
-    bench_main = _bench("context").main
-
-    bench_main(out=out, quick=quick)
-
-
-@bench_app.command("load")
-def bench_load(
-    out: Annotated[Path, typer.Option(help="JSON results file.")] = Path("bench/results/load.json"),
-    channels: Annotated[int, typer.Option(help="Simulated channels.")] = 50,
-    seconds: Annotated[float, typer.Option(help="How long to run.")] = 30.0,
-) -> None:
-    """The full path under load: N channels of players, latency percentiles, nothing lost."""
-    bench_main = _bench("load").main
-
-    bench_main(out=out, channels=channels, seconds=seconds)
-
-
-@bench_app.command("model-speed")
-def bench_model_speed(
-    out: Annotated[Path, typer.Option(help="JSON results file.")] = Path(
-        "bench/results/model_speed.json"
-    ),
-    quick: Annotated[bool, typer.Option(help="Smaller run.")] = False,
-) -> None:
-    """One-core tokens/s of the bundled model for one request: generate, bare forward loops
-    (transformers and the lean decoder) and the storyloom service; ratios and the 500 target."""
-    bench_main = _bench("model_speed").main
-
-    bench_main(out=out, quick=quick)
-
-
-@bench_app.command(
-    "poems", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
-def bench_poems(ctx: typer.Context) -> None:
-    """Form-valid rate of generated poems per form (options: --topics N --forms a,b --chat --out FILE)."""
-    bench_main = _bench("poems").main
-
-    bench_main(list(ctx.args))
-
-
-@bench_app.command(
-    "quality", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
-def bench_quality(ctx: typer.Context) -> None:
-    """Writing quality of stories, poems and headlines through the real app: made-up words,
-    relevance vs chance, loops, endings, copied 10-grams, retry variety, poem forms, headlines
-    (options: --split dev|test --stories N --topics N --model DIR --out FILE --transcript FILE)."""
-    bench_main = _bench("quality").main
-
-    bench_main(list(ctx.args))
-
-
-def _bench(name: str) -> Any:
-    """A module of ``bench/``, which is not installed: it is imported from the source checkout."""
-    import importlib
-
-    root = str(Path(__file__).resolve().parent.parent)
-    if (Path(root) / "bench").is_dir() and root not in sys.path:
-        sys.path.insert(0, root)
-    try:
-        return importlib.import_module(f"bench.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("bench", f"bench.{name}"):
-            raise
-        raise ConfigError("the benchmarks need a source checkout (bench/ next to bot/)") from exc
 
 
 def _safe_url(url: str) -> str:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from bot.errors import PromptTooLong
 from bot.records import (
@@ -42,9 +41,7 @@ from bot.records import (
     Turn,
     TurnKind,
 )
-
-if TYPE_CHECKING:
-    from storage.store import Store
+from storage.repositories import LoreRepository, TurnRepository
 
 SEPARATOR = "\n"
 PROSE_SEPARATOR = "\n\n"
@@ -88,8 +85,9 @@ def triggered_lore(entries: Sequence[LoreEntry], recent_texts: Sequence[str]) ->
 
 
 async def assemble_context(
-    store: Store,
-    story: Story | int,
+    turns: TurnRepository,
+    lore: LoreRepository,
+    story: Story,
     budget_tokens: int,
     count_tokens: Callable[[str], int],
     *,
@@ -104,8 +102,6 @@ async def assemble_context(
     thread by the caller; it is called here directly, on small texts only). Raises
     PromptTooLong when memory, author's note and cue alone do not fit.
     """
-    if isinstance(story, int):
-        story = await store.stories.get_any(story)
     separator = PROSE_SEPARATOR if prose else SEPARATOR
     sep = count_tokens(separator)
 
@@ -128,10 +124,10 @@ async def assemble_context(
         return tokens + (sep if parts_so_far else 0)
 
     n_parts = len(fixed)
-    pages = _TurnPages(store, story.id)
+    pages = _TurnPages(turns, story.id)
     first = await pages.peek(max(lore_scan_turns, 1))
     lore_parts: list[PromptPart] = []
-    entries = await store.lore.all(story.id)
+    entries = await lore.all(story.id)
     if entries and lore_scan_turns > 0:
         recent = [t.text for t in first[:lore_scan_turns]]
         for entry in triggered_lore(entries, recent):
@@ -158,7 +154,7 @@ async def assemble_context(
         used += cost(tokens, n_parts)
         n_parts += 1
     if computed:
-        await store.turns.cache_token_counts(computed)
+        await turns.cache_token_counts(computed)
 
     while True:
         ordered = _order(memory, lore_parts, turn_parts[::-1], note, cue_part, author_note_depth)
@@ -208,8 +204,8 @@ def _order(
 class _TurnPages:
     """Visible turns of a story, newest first, fetched in growing pages."""
 
-    def __init__(self, store: Store, story_id: int) -> None:
-        self._store = store
+    def __init__(self, turns: TurnRepository, story_id: int) -> None:
+        self._turns = turns
         self._story_id = story_id
         self._buffer: list[Turn] = []
         self._before: int | None = None
@@ -218,7 +214,7 @@ class _TurnPages:
         self._index = 0
 
     async def _fetch(self) -> None:
-        window = await self._store.turns.window(
+        window = await self._turns.window(
             self._story_id, limit=self._page, before_position=self._before
         )
         if len(window) < self._page:

@@ -1,27 +1,23 @@
-"""Story export (Markdown, JSON) and import of the JSON back; ``storyloom export``."""
+"""Story export (Markdown, JSON) and import of the JSON back (``storyloom export`` is
+:mod:`storage.export_command`)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import insert
 
-from bot.errors import NotFound, StateError, StorageError, UsageError
+from bot.errors import StateError, UsageError
 from bot.records import Story, StoryStatus, TurnKind
 from bot.types import Author, ChannelRef
+from storage.engine import Database
 from storage.models import lore_entries, stories, turns
+from storage.repositories import LoreRepository, TurnRepository
 from storage.repositories._base import now
 from storage.repositories.stories import story_from_row
-from storage.settings import StorageSettings
-
-if TYPE_CHECKING:
-    from storage.store import Store
 
 FORMAT_NAME = "storyloom.story"
 FORMAT_VERSION = 1
@@ -57,10 +53,12 @@ class _ExportIn(BaseModel):
     turns: list[_TurnIn] = []
 
 
-async def export_document(store: Store, story: Story) -> dict[str, Any]:
+async def export_document(
+    turn_repo: TurnRepository, lore_repo: LoreRepository, story: Story
+) -> dict[str, Any]:
     """The story, its lore and its visible turns as a JSON-ready dict."""
-    turn_list = await store.turns.all(story.id)
-    lore = await store.lore.all(story.id)
+    turn_list = await turn_repo.all(story.id)
+    lore = await lore_repo.all(story.id)
     return {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -132,9 +130,11 @@ def render_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def export_story(store: Store, story: Story, fmt: str = "md") -> str:
+async def export_story(
+    turn_repo: TurnRepository, lore_repo: LoreRepository, story: Story, fmt: str = "md"
+) -> str:
     """The story as Markdown or JSON text."""
-    doc = await export_document(store, story)
+    doc = await export_document(turn_repo, lore_repo, story)
     if fmt == "json":
         return json.dumps(doc, ensure_ascii=False, indent=2)
     if fmt == "md":
@@ -142,14 +142,14 @@ async def export_story(store: Store, story: Story, fmt: str = "md") -> str:
     raise UsageError(f"Unknown export format {fmt!r}; use md or json.")
 
 
-async def import_story(store: Store, data: str | bytes, channel: ChannelRef, by: Author) -> Story:
+async def import_story(db: Database, data: str | bytes, channel: ChannelRef, by: Author) -> Story:
     """Create a new active story in ``channel`` from an exported JSON document, atomically."""
     try:
         doc = _ExportIn.model_validate_json(data)
     except ValidationError as exc:
         raise UsageError("That file is not a storyloom story export.") from exc
     stamp = now()
-    async with store.db.write() as conn:
+    async with db.write() as conn:
         try:
             row = (
                 await conn.execute(
@@ -211,77 +211,3 @@ async def import_story(store: Store, data: str | bytes, channel: ChannelRef, by:
                 ],
             )
     return story
-
-
-async def find_story(store: Store, *, story_id: int | None, channel: str | None) -> Story:
-    """A story by id, or a channel's open (else newest) story by channel key."""
-    if story_id is not None:
-        return await store.stories.get_any(story_id)
-    if channel:
-        key = channel if ":" in channel else f"-:{channel}"
-        active = await store.stories.get_active(key)
-        if active:
-            return active
-        recent = await store.stories.list_for_channel(key, limit=1)
-        if recent:
-            return recent[0]
-    raise NotFound("No story found; give --story-id or --channel GUILD:CHANNEL.")
-
-
-async def export_to(
-    settings: StorageSettings,
-    *,
-    story_id: int | None = None,
-    channel: str | None = None,
-    fmt: ExportFormat = "md",
-    out: Path | None = None,
-) -> str:
-    """Open the database, export one story, write it to ``out`` (if given) and return it."""
-    from storage.store import open_store
-
-    store = await open_store(settings)
-    try:
-        story = await find_story(store, story_id=story_id, channel=channel)
-        text = await export_story(store, story, fmt)
-    finally:
-        await store.close()
-    if out is not None:
-        try:
-            await asyncio.to_thread(out.write_text, text, encoding="utf-8")
-        except OSError as exc:
-            raise StorageError(f"cannot write {out}: {exc}") from exc
-    return text
-
-
-def run_export(
-    settings: StorageSettings,
-    *,
-    story_id: int | None = None,
-    channel: str | None = None,
-    fmt: ExportFormat = "md",
-    out: Path | None = None,
-) -> str:
-    """Synchronous entry point for ``storyloom export``."""
-    return asyncio.run(export_to(settings, story_id=story_id, channel=channel, fmt=fmt, out=out))
-
-
-async def export_command(
-    settings: StorageSettings,
-    *,
-    story_id: int | None = None,
-    channel: str | None = None,
-    fmt: str = "md",
-    out: Path | None = None,
-) -> None:
-    """``storyloom export``: write the story to ``out``, or to stdout when no file is given."""
-    if fmt not in ("md", "json"):
-        raise UsageError(f"Unknown export format {fmt!r}; use md or json.")
-    text = await export_to(
-        settings,
-        story_id=story_id,
-        channel=channel,
-        fmt=cast(ExportFormat, fmt),
-        out=out,
-    )
-    if out is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -26,7 +26,7 @@ class StorageSettings(BaseModel):
     the bot loses no accepted turn and the database is never corrupted; only an OS crash or
     power cut may roll back the last few commits. ``FULL`` adds an fsync per commit (about 5 ms
     on a cloud disk), which survives power loss too; group commit shares that fsync among all
-    turns written at once, so FULL stays usable (see ``storyloom bench context``).
+    turns written at once, so FULL stays usable (see ``python -m bench context``).
     """
 
     url: str = Field(default_factory=lambda: sqlite_url_for(Path("var") / DEFAULT_DB_FILENAME))

@@ -1,4 +1,9 @@
-"""The storage facade plugins and the core use: repositories behind one object."""
+"""The storage facade the core uses, repositories behind one object; plugins see it through
+:class:`bot.ports.PluginStore`.
+
+Imports go one way: this module uses :mod:`storage.context` and :mod:`storage.export`, which
+take the repositories they read and never import the store.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from bot.records import DeletionReport, PromptContext, Story
 from bot.types import Author, ChannelRef
 from storage.context import assemble_context
 from storage.engine import Database
+from storage.export import export_story, import_story
 from storage.group_commit import GroupCommit
 from storage.migrate import upgrade_database
 from storage.repositories import (
@@ -76,8 +82,11 @@ class Store:
         prose: bool = False,
     ) -> PromptContext:
         """See :func:`storage.context.assemble_context`."""
+        if isinstance(story, int):
+            story = await self.stories.get_any(story)
         return await assemble_context(
-            self,
+            self.turns,
+            self.lore,
             story,
             budget_tokens,
             count_tokens,
@@ -89,15 +98,11 @@ class Store:
 
     async def export_story(self, story: Story, fmt: str = "md") -> str:
         """The whole story as Markdown (``md``) or JSON (``json``), with authors."""
-        from storage.export import export_story
-
-        return await export_story(self, story, fmt)
+        return await export_story(self.turns, self.lore, story, fmt)
 
     async def import_story(self, data: str, channel: ChannelRef, by: Author) -> Story:
         """Create a new story in ``channel`` from an exported JSON document."""
-        from storage.export import import_story
-
-        return await import_story(self, data, channel, by)
+        return await import_story(self.db, data, channel, by)
 
     async def delete_user_data(self, user_id: str) -> DeletionReport:
         """Remove or anonymise everything ``user_id`` wrote; see ``UserDataRepository``."""

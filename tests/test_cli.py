@@ -35,7 +35,7 @@ def _run(
 def test_help_and_version(tmp_path: Path) -> None:
     result = _run(["--help"], tmp_path)
     assert result.returncode == 0
-    for word in ("play", "run", "serve-model", "bench", "moderate", "migrate", "export", "version"):
+    for word in ("play", "run", "serve-model", "moderate", "migrate", "export", "version"):
         assert word in result.stdout
     assert "storyloom" in _run(["version"], tmp_path).stdout
 

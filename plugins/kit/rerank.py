@@ -10,7 +10,7 @@ scored on what makes a reply readable for a small model's output:
 - **likelihood**: the model's own mean log-probability, when the backend reports it.
 
 The weights were set by hand and checked on the quality benchmark's development premises
-(``storyloom bench quality --split dev``: doubling the relevance weight changed nothing there);
+(``python -m bench quality --split dev``: doubling the relevance weight changed nothing there);
 the figures reported come from its separate test premises.
 
 Example::

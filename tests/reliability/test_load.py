@@ -88,7 +88,7 @@ async def test_a_full_queue_answers_busy_and_stores_nothing_for_the_refused(
 
 
 async def test_bench_main_writes_results(tmp_path: Path) -> None:
-    """``storyloom bench load`` end to end at the smallest size (its own app, its own data)."""
+    """``python -m bench load`` end to end at the smallest size (its own app, its own data)."""
     out = tmp_path / "load.json"
     results = await asyncio.to_thread(
         load.main, out, 2, 2.0, players=2, think_s=0.3, max_new_tokens=8, core_messages=20

@@ -7,7 +7,7 @@ import pytest
 
 from bot.errors import StateError, UsageError
 from bot.records import TurnKind
-from storage.export import export_command
+from storage.export_command import export_command
 from storage.settings import StorageSettings
 from storage.store import Store
 from tests.storage.conftest import ALICE, BOB, CAROL, GUILD_A_CH1, GUILD_B_CH1
