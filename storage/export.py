@@ -21,7 +21,6 @@ from storage.repositories.stories import story_from_row
 
 FORMAT_NAME = "storyloom.story"
 FORMAT_VERSION = 1
-ExportFormat = Literal["md", "json"]
 
 
 class _TurnIn(BaseModel):

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import cast
 
 from bot.errors import NotFound, StorageError, UsageError
 from bot.records import Story
-from storage.export import ExportFormat
 from storage.settings import StorageSettings
 from storage.store import Store, open_store
 
@@ -29,29 +27,6 @@ async def find_story(store: Store, *, story_id: int | None, channel: str | None)
     raise NotFound("No story found; give --story-id or --channel GUILD:CHANNEL.")
 
 
-async def export_to(
-    settings: StorageSettings,
-    *,
-    story_id: int | None = None,
-    channel: str | None = None,
-    fmt: ExportFormat = "md",
-    out: Path | None = None,
-) -> str:
-    """Open the database, export one story, write it to ``out`` (if given) and return it."""
-    store = await open_store(settings)
-    try:
-        story = await find_story(store, story_id=story_id, channel=channel)
-        text = await store.export_story(story, fmt)
-    finally:
-        await store.close()
-    if out is not None:
-        try:
-            await asyncio.to_thread(out.write_text, text, encoding="utf-8")
-        except OSError as exc:
-            raise StorageError(f"cannot write {out}: {exc}") from exc
-    return text
-
-
 async def export_command(
     settings: StorageSettings,
     *,
@@ -59,16 +34,23 @@ async def export_command(
     channel: str | None = None,
     fmt: str = "md",
     out: Path | None = None,
-) -> None:
-    """``storyloom export``: write the story to ``out``, or to stdout when no file is given."""
+) -> str:
+    """``storyloom export``: open the database, find the story (by id, or a channel's open,
+    else newest, one) and write it as ``fmt`` to ``out``, or to stdout when no file is given.
+    Returns the text."""
     if fmt not in ("md", "json"):
         raise UsageError(f"Unknown export format {fmt!r}; use md or json.")
-    text = await export_to(
-        settings,
-        story_id=story_id,
-        channel=channel,
-        fmt=cast(ExportFormat, fmt),
-        out=out,
-    )
+    store = await open_store(settings)
+    try:
+        story = await find_story(store, story_id=story_id, channel=channel)
+        text = await store.export_story(story, fmt)
+    finally:
+        await store.close()
     if out is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return text
+    try:
+        await asyncio.to_thread(out.write_text, text, encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(f"cannot write {out}: {exc}") from exc
+    return text

@@ -56,8 +56,15 @@ async def test_allowed_output_streams_growing_text(make_app: AppFactory) -> None
     assert all(texts[-1].startswith(t.rstrip()[: len(t.rstrip()) // 2]) for t in texts)
 
 
-def _tell_with(post: Callable[[str], str], *, stream: bool) -> type[Plugin]:
-    """A plugin that posts the writer's text after ``post`` (streamed or complete)."""
+def _same(text: str) -> str:
+    return text
+
+
+def _tell_with(
+    post: Callable[[str], str], *, stream: bool, then: Callable[[str], str] = _same
+) -> type[Plugin]:
+    """A plugin that posts the writer's text after ``post`` (streamed, or complete and then
+    changed by ``then``)."""
 
     class Posted(Plugin):
         name = "posted"
@@ -75,7 +82,7 @@ def _tell_with(post: Callable[[str], str], *, stream: bool) -> type[Plugin]:
                 request, channel=call.channel, user_id=call.author.id, post=post
             )
             assert isinstance(result.text, CheckedText)
-            await call.reply(result.text)
+            await call.reply(then(result.text))
 
     return Posted
 
@@ -120,23 +127,10 @@ async def test_checked_output_is_checked_once_and_posted_as_checked(
 async def test_text_built_from_checked_text_is_checked_again(make_app: AppFactory) -> None:
     """Changing a checked text makes a plain str, which the router checks as usual."""
 
-    class Suffix(Plugin):
-        name = "suffix"
-        description = "Adds a word to the writer's text."
-
-        @command("suffix", description="Continue, then add a word.")
-        async def suffix(self, call: Call) -> None:
-            request = GenerationRequest(
-                prompt=PROMPT, params=SamplingParams(max_new_tokens=8, seed=1)
-            )
-            result = await self.context.writer.complete(
-                request, channel=call.channel, user_id=call.author.id
-            )
-            await call.reply(result.text + " zebra")
-
-    app = await make_app(plugin_classes=[Suffix])
+    suffix = _tell_with(_same, stream=False, then=lambda text: text + " zebra")
+    app = await make_app(plugin_classes=[suffix])
     await _rules(app, custom_words=["zebra"])
-    out = await run_jsonl(app, [json.dumps({"user": "ann", "text": "/suffix"})])
+    out = await run_jsonl(app, [json.dumps({"user": "ann", "text": "/posted"})])
     assert [r["text"] for r in out] == [WITHHELD]
 
 

@@ -8,12 +8,12 @@ in the plugin's namespace); ``/poem-preset temperature reset`` goes back to the 
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import UsageError
 from bot.generation.types import SamplingParams
+from bot.ports import ScopedSettingsPort
 
 __all__ = ["PRESET_KEYS", "SamplingPreset", "describe", "effective_preset", "register", "update"]
 
@@ -45,40 +45,13 @@ class SamplingPreset(BaseModel):
 PRESET_KEYS: tuple[str, ...] = tuple(SamplingPreset.model_fields)
 
 
-class _ScopedSettings(Protocol):
-    def register_defaults(self, namespace: str, **defaults: Any) -> None: ...
-
-    async def get_all(
-        self, namespace: str, *, guild_id: str | None = None, channel_id: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def set(
-        self,
-        namespace: str,
-        key: str,
-        value: Any,
-        *,
-        guild_id: str | None,
-        channel_id: str | None = None,
-    ) -> None: ...
-
-    async def clear(
-        self,
-        namespace: str,
-        key: str | None = None,
-        *,
-        guild_id: str | None,
-        channel_id: str | None = None,
-    ) -> int: ...
-
-
-def register(settings: _ScopedSettings, namespace: str) -> None:
+def register(settings: ScopedSettingsPort, namespace: str) -> None:
     """Declare the overridable keys (default None = the plugin's configured value)."""
     settings.register_defaults(namespace, **dict.fromkeys(PRESET_KEYS))
 
 
 async def effective_preset(
-    settings: _ScopedSettings,
+    settings: ScopedSettingsPort,
     namespace: str,
     base: SamplingPreset,
     guild_id: str | None,
@@ -102,7 +75,7 @@ def describe(preset: SamplingPreset) -> str:
 
 
 async def update(
-    settings: _ScopedSettings,
+    settings: ScopedSettingsPort,
     namespace: str,
     base: SamplingPreset,
     key: str,
@@ -136,7 +109,7 @@ async def update(
 
 
 async def preset_command(
-    settings: _ScopedSettings,
+    settings: ScopedSettingsPort,
     namespace: str,
     base: SamplingPreset,
     setting: str,

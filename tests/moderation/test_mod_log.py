@@ -1,5 +1,5 @@
 """The mod-log: every block and flag is audited and summarised in the server's mod-log channel
-(or the bot-wide one) through the poster the adapter installs; posting never touches a verdict."""
+(or the bot-wide one) through the poster the adapter attaches; posting never touches a verdict."""
 
 from __future__ import annotations
 
@@ -69,6 +69,23 @@ async def test_summary_goes_to_the_guilds_channel_or_the_fallback() -> None:
         assert SECRET_WORD not in text and "example.com" not in text
     assert posts.posts[0][1].startswith("Blocked input from <@u1> in <#c1> (custom)")
     assert posts.posts[2][1].startswith("Flagged input")
+
+
+async def test_the_last_attached_poster_posts_until_it_is_detached() -> None:
+    first, second = Posts(), Posts()
+    sink = ModLogSink(MemoryAuditSink(), RULES)
+    detach_first = sink.attach(first)
+    detach_second = sink.attach(second)
+    await pipeline(sink).check(SECRET_WORD, ctx("g1"))
+    await sink.drain()
+    assert (len(first.posts), len(second.posts)) == (0, 1)
+    detach_second()  # the earlier poster takes over again
+    await pipeline(sink).check(SECRET_WORD, ctx("g1"))
+    await sink.drain()
+    assert (len(first.posts), len(second.posts)) == (1, 1)
+    detach_first()
+    detach_first()  # detaching twice is harmless
+    assert sink.poster is None
 
 
 async def test_without_a_channel_or_a_poster_nothing_is_posted() -> None:

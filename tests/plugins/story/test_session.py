@@ -1,5 +1,6 @@
-"""The in-memory story cache and the lock-free paths: correct with two processes on one database,
-and turns and ``/story show`` are served while the storyteller writes."""
+"""Session state: the in-memory story cache and the lock-free paths are correct with two processes
+on one database; the one save-with-retry plans again on a fresh read; turns and ``/story show``
+are served while the storyteller writes."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import asyncio
 import threading
 from typing import Any
 
-from bot.records import TurnKind
-from tests.plugins.story.conftest import GameFactory
-from tests.plugins.story.helpers import active_story, visible_turns
+import pytest
+
+from bot.errors import StaleState
+from bot.records import Story, TurnKind
+from plugins.story.game import GameState
+from plugins.story.session import WRITE_ATTEMPTS, NewTurn, Plan, Write
+from tests.plugins.story.conftest import Game, GameFactory
+from tests.plugins.story.helpers import active_story, channel, visible_turns
 
 CACHED = {"active_cache_s": 300.0}
 
@@ -134,3 +140,53 @@ async def test_turns_and_show_are_served_while_the_storyteller_writes(
         assert kinds[-1] is TurnKind.BOT and story.state["since_bot"] == 0
     else:
         assert story.state["since_bot"] == 2
+
+
+def _racing_plan(game: Game, seen: list[int], *, races: int) -> Plan:
+    """A plan for a player's turn whose first ``races`` attempts lose to another writer, which
+    changes the story's state between the read and the write."""
+    store = game.app.store
+
+    async def plan(story: Story | None) -> Write:
+        assert story is not None
+        seen.append(story.state_version)
+        if len(seen) <= races:
+            await store.stories.update_state(
+                story.id, story.state, expected_version=story.state_version
+            )
+        state = GameState.from_dict(story.state).player_wrote()
+        return Write(story, state, NewTurn("ann", "ann", TurnKind.PLAYER, "The map was wet."))
+
+    return plan
+
+
+async def test_commit_plans_again_on_a_fresh_read_when_another_writer_came_first(
+    make_game: GameFactory,
+) -> None:
+    game = await make_game(**CACHED)
+    await game.say("ann", "/story start A lighthouse keeper finds a map")
+    before = (await active_story(game.app.store)).state_version
+    seen: list[int] = []
+    written = await game.plugin.sessions.commit(channel(), _racing_plan(game, seen, races=1))
+    assert seen == [before, before + 1], "the second plan saw the other writer's version"
+    assert written is not None and written.turn is not None
+    story = await active_story(game.app.store)
+    assert written.story.state_version == story.state_version == before + 2
+    assert [t.text for t in await visible_turns(game.app.store, story.id)] == ["The map was wet."]
+    assert story.state["since_bot"] == 1
+    # the cache holds what was written: the next read needs no database round trip
+    assert await game.plugin.sessions.current(channel()) == written.story
+
+
+async def test_commit_gives_up_after_its_attempts_and_stores_nothing(
+    make_game: GameFactory,
+) -> None:
+    game = await make_game()
+    await game.say("ann", "/story start A lighthouse keeper finds a map")
+    seen: list[int] = []
+    with pytest.raises(StaleState):
+        await game.plugin.sessions.commit(channel(), _racing_plan(game, seen, races=WRITE_ATTEMPTS))
+    assert len(seen) == WRITE_ATTEMPTS
+    story = await active_story(game.app.store)
+    assert await visible_turns(game.app.store, story.id) == []
+    assert story.state_version == WRITE_ATTEMPTS, "only the other writer's changes landed"
