@@ -19,11 +19,13 @@ Example (the command that trained the bundled model is in bot/models/tiny_story/
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import math
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -111,16 +113,61 @@ def corpus_documents(path: Path) -> list[str]:
     return chunk_paragraphs(text)
 
 
+_MID_SENTENCE_WORD = re.compile(r"(?<=[a-z,;] )([A-Za-z]+)\b")
+_AFTER_QUOTE = re.compile(r'([,!?])(["”]) ([A-Z][a-z]+)((?: [A-Za-z]+){0,3})')
+SPEECH_VERBS = frozenset(
+    {"said", "says", "asked", "asks", "replied", "replies", "shouted", "shouts", "cried"}
+    | {"cries", "whispered", "whispers", "called", "calls", "exclaimed", "exclaims", "yelled"}
+    | {"yells", "answered", "answers", "added", "adds"}
+)
+
+
+def lowercase_words(docs: list[str], min_count: int = 5) -> frozenset[str]:
+    """Words written in lower case at least nine times in ten in the middle of a sentence
+    (so not names): the words a capital after a closing quotation mark gets wrong."""
+    lower: dict[str, int] = {}
+    upper: dict[str, int] = {}
+    for doc in docs:
+        for word in _MID_SENTENCE_WORD.findall(doc):
+            table = lower if word[0].islower() else upper
+            table[word.lower()] = table.get(word.lower(), 0) + 1
+    return frozenset(
+        w for w, n in lower.items() if n >= min_count and n >= 9 * upper.get(w, 0) and w != "i"
+    )
+
+
+def fix_quote_case(text: str, lower: frozenset[str]) -> str:
+    """Undo capitals that a case-restoring heuristic put after closing quotation marks:
+    ``"Hi," She said`` -> ``"Hi," she said``; after ``!"`` or ``?"`` only when a speech verb
+    follows (``"Stop!" Said Tom``), since a new sentence may start there."""
+
+    def mend(match: re.Match[str]) -> str:
+        mark, quote, word, rest = match.groups()
+        follows = {w.lower() for w in rest.split()}
+        speech = word.lower() in SPEECH_VERBS or bool(follows & SPEECH_VERBS)
+        if word.lower() in lower and (mark == "," or speech):
+            word = word.lower()
+        return f"{mark}{quote} {word}{rest}"
+
+    return _AFTER_QUOTE.sub(mend, text)
+
+
 def load_corpus(
     folder: Path, holdout_docs: int, seed: int, max_docs: int | None
 ) -> list[SourceSplit]:
-    """Every ``*.txt`` file of ``folder``, each split by document."""
+    """Every ``*.txt`` file of ``folder``, each split by document.
+
+    Capitals after closing quotation marks are mended in every split alike (the TinyStories
+    copy had its case restored by a heuristic that capitalises ``"Hi," She said``).
+    """
     files = sorted(folder.glob("*.txt"))
     if not files:
         raise SystemExit(f"no *.txt files in {folder}: give the folder holding the story corpus")
     sources = []
     for path in files:
         docs = corpus_documents(path)
+        lower = lowercase_words(docs)
+        docs = [fix_quote_case(doc, lower) for doc in docs]
         if max_docs:
             docs = docs[:max_docs]
         train, val, test = split_documents(docs, holdout_docs, seed)
@@ -185,12 +232,37 @@ def chunk_paragraphs(text: str, chunk_chars: int = 2000) -> list[str]:
 
 
 def sample_batch(
-    stream: torch.Tensor, batch: int, seq_len: int, gen: torch.Generator
+    streams: list[torch.Tensor],
+    weights: torch.Tensor,
+    batch: int,
+    seq_len: int,
+    gen: torch.Generator,
 ) -> torch.Tensor:
-    """``batch`` random windows of ``seq_len + 1`` tokens."""
-    high = len(stream) - seq_len - 1
-    starts = torch.randint(0, max(1, high), (batch,), generator=gen)
-    return torch.stack([stream[s : s + seq_len + 1] for s in starts.tolist()])
+    """``batch`` random windows of ``seq_len + 1`` tokens; each row's stream drawn by ``weights``."""
+    picks = torch.multinomial(weights, batch, replacement=True, generator=gen).tolist()
+    rows = []
+    for pick in picks:
+        stream = streams[pick]
+        high = len(stream) - seq_len - 1
+        start = int(torch.randint(0, max(1, high), (1,), generator=gen))
+        rows.append(stream[start : start + seq_len + 1])
+    return torch.stack(rows)
+
+
+def mixture_weights(names: list[str], sizes: list[int], spec: str | None) -> torch.Tensor:
+    """Sampling weight of each source: ``name=weight,...`` (normalised), or by size."""
+    if not spec:
+        return torch.tensor(sizes, dtype=torch.float)
+    given: dict[str, float] = {}
+    for part in spec.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or name.strip() not in names:
+            raise SystemExit(f"--mix {spec!r}: use name=weight with names from {names}")
+        given[name.strip()] = float(value)
+    missing = [n for n in names if n not in given]
+    if missing:
+        raise SystemExit(f"--mix {spec!r}: give a weight for {missing} too")
+    return torch.tensor([given[n] for n in names], dtype=torch.float)
 
 
 # ---------------------------------------------------------------- model
@@ -359,12 +431,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=0.03, help="warmup share of the run")
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--dropout", type=float, default=0.1, help="residual dropout while training")
+    p.add_argument(
+        "--mix",
+        help="sampling weight per corpus file, e.g. tinystories_train=3,gutenberg_stories=1 "
+        "(default: by size)",
+    )
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="evaluate and export an exponential moving average of the weights with this decay "
+        "(e.g. 0.998; 0: off)",
+    )
+    p.add_argument(
+        "--select-on",
+        default="all",
+        help="validation bits/byte that chooses the checkpoint: 'all' files or one file's name",
+    )
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0: no limit)")
     p.add_argument(
         "--max-minutes",
         type=float,
         default=0.0,
         help="stop after N minutes; the LR schedule fits this budget (0: no limit)",
+    )
+    p.add_argument(
+        "--max-cpu-minutes",
+        type=float,
+        default=0.0,
+        help="stop after N minutes of this process's CPU time (all threads): a budget that a "
+        "busy machine does not shrink; the LR schedule fits it (0: no limit)",
     )
     p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0: by time)")
     p.add_argument("--eval-minutes", type=float, default=7.0, help="evaluate every N minutes")
@@ -382,8 +478,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue from run-dir's checkpoint")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = p.parse_args(argv)
-    if args.max_steps <= 0 and args.max_minutes <= 0:
-        p.error("give --max-steps and/or --max-minutes")
+    if args.max_steps <= 0 and args.max_minutes <= 0 and args.max_cpu_minutes <= 0:
+        p.error("give --max-steps, --max-minutes and/or --max-cpu-minutes")
+    if not 0.0 <= args.ema < 1.0:
+        p.error("--ema is a decay in [0, 1)")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         p.error(f"--device {args.device}: no CUDA device here; use --device cpu")
     return args
@@ -427,6 +525,23 @@ def split_report(
     return report
 
 
+def validation_bits(
+    model: LlamaForCausalLM, tok: Tokenizer, sources: list[SourceSplit], eot_id: int
+) -> dict[str, float]:
+    """Validation bits per byte of each file, and over all files (``"all"``, byte-weighted)."""
+    scores: dict[str, float] = {}
+    bits, n_bytes = 0.0, 0
+    for src in sources:
+        if not src.validation:
+            continue
+        bpb, _ = bits_per_byte(model, tok, src.validation, eot_id)
+        size = sum(len(d.encode("utf-8")) for d in src.validation)
+        scores[src.name] = bpb
+        bits, n_bytes = bits + bpb * size, n_bytes + size
+    scores["all"] = bits / max(1, n_bytes)
+    return scores
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -448,9 +563,11 @@ def main(argv: list[str] | None = None) -> int:
     random.seed(args.seed)
 
     sources = load_corpus(args.corpus, args.holdout_docs, args.seed, args.max_docs)
+    names = [src.name for src in sources]
+    if args.select_on != "all" and args.select_on not in names:
+        raise SystemExit(f"--select-on {args.select_on!r}: use 'all' or one of {names}")
     train_docs = [doc for src in sources for doc in src.train]
     random.Random(args.seed).shuffle(train_docs)
-    validation = [doc for src in sources for doc in src.validation]
 
     if args.resume and tok_path.exists():
         tok = Tokenizer.from_file(str(tok_path))
@@ -460,19 +577,22 @@ def main(argv: list[str] | None = None) -> int:
     eot_id = tok.token_to_id(EOT)
     assert eot_id is not None
     vocab = tok.get_vocab_size()
-    stream = encode_stream(tok, train_docs, eot_id)
-    train_bytes = sum(len(d.encode("utf-8")) for d in train_docs)
-    for src in sources:
+    streams = [encode_stream(tok, src.train, eot_id) for src in sources]
+    weights = mixture_weights(names, [len(stream) for stream in streams], args.mix)
+    shares = (weights / weights.sum()).tolist()
+    for src, stream, share in zip(sources, streams, shares, strict=True):
+        train_bytes = sum(len(d.encode("utf-8")) for d in src.train)
         logger.info(
-            "%s: %d train, %d validation, %d test documents",
+            "%s: %d train, %d validation, %d test documents; %d training tokens "
+            "(%.2f bytes/token), %.0f%% of each batch",
             src.name,
             len(src.train),
             len(src.validation),
             len(src.test),
+            len(stream),
+            train_bytes / max(1, len(stream)),
+            100 * share,
         )
-    logger.info(
-        "training stream: %d tokens (%.2f bytes/token)", len(stream), train_bytes / len(stream)
-    )
 
     model = build_model(shape, eot_id, vocab)
     add_residual_dropout(model, args.dropout)
@@ -489,21 +609,29 @@ def main(argv: list[str] | None = None) -> int:
         betas=(0.9, 0.95),
         eps=1e-8,
     )
+    # The averaged weights are what gets evaluated and exported when --ema is on.
+    ema_model = copy.deepcopy(model).requires_grad_(False) if args.ema > 0 else None
     gen = torch.Generator().manual_seed(args.seed)
-    step, elapsed_before, best_bpb = 0, 0.0, float("inf")
+    step, elapsed_before, cpu_before, best_bpb = 0, 0.0, 0.0, float("inf")
     history: list[dict[str, float]] = []
     if args.resume and ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=False, map_location="cpu")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
+        if ema_model is not None:
+            ema_model.load_state_dict(state.get("ema") or state["model"])
         step, elapsed_before = state["step"], state["elapsed"]
+        cpu_before = state.get("cpu_seconds", 0.0)
         best_bpb, history = state["best_bpb"], state["history"]
         logger.info("resumed at step %d (%.1f min)", step, elapsed_before / 60)
     model.to(device)
+    if ema_model is not None:
+        ema_model.to(device)
     forward = torch.compile(model) if args.compile else model
 
     max_seconds = args.max_minutes * 60
+    max_cpu_seconds = args.max_cpu_minutes * 60
     hf_tok = hf_tokenizer(tok, shape.seq_len)
     run_facts = {
         "parameters": n_params,
@@ -511,61 +639,74 @@ def main(argv: list[str] | None = None) -> int:
         "sources": {
             src.name: [len(src.train), len(src.validation), len(src.test)] for src in sources
         },
-        "training_tokens": len(stream),
+        "training_tokens": {
+            src.name: len(stream) for src, stream in zip(sources, streams, strict=True)
+        },
+        "mix": {name: round(share, 4) for name, share in zip(names, shares, strict=True)},
+        "ema": args.ema,
+        "dropout": args.dropout,
+        "selected_on": args.select_on,
         "seed": args.seed,
         "device": str(device),
         "bf16": use_bf16,
+        "compile": args.compile,
+        "torch": torch.__version__,
         "args": sys.argv[1:] if argv is None else argv,
     }
 
-    def progress_of(step_now: int, elapsed: float) -> float:
+    def progress_of(step_now: int, elapsed: float, cpu_seconds: float) -> float:
         parts = []
         if args.max_steps > 0:
             parts.append(step_now / args.max_steps)
         if max_seconds > 0:
             parts.append(elapsed / max_seconds)
+        if max_cpu_seconds > 0:
+            parts.append(cpu_seconds / max_cpu_seconds)
         return max(parts)
 
-    def on_cpu() -> LlamaForCausalLM:
-        return model if device.type == "cpu" else model.to("cpu")
-
-    def evaluate_and_save(elapsed: float) -> None:
+    def evaluate_and_save(elapsed: float, cpu_seconds: float) -> None:
         nonlocal best_bpb
-        cpu_model = on_cpu()
-        bpb, nats = bits_per_byte(cpu_model, tok, validation, eot_id)
+        scored = (ema_model if ema_model is not None else model).to("cpu")
+        scores = validation_bits(scored, tok, sources, eot_id)
+        bpb = scores[args.select_on]
         history.append(
             {
                 "step": step,
                 "minutes": elapsed / 60,
+                "cpu_minutes": cpu_seconds / 60,
                 "bits_per_byte": bpb,
-                "val_nats_per_token": nats,
+                **{f"validation_{name}": value for name, value in scores.items()},
             }
         )
         improved = bpb < best_bpb
         best_bpb = min(best_bpb, bpb)
         logger.info(
-            "step %d  %.1f min  val %.4f nats/token  %.4f bits/byte%s",
+            "step %d  %.1f min (%.1f CPU min)  validation bits/byte %s%s",
             step,
             elapsed / 60,
-            nats,
-            bpb,
+            cpu_seconds / 60,
+            "  ".join(f"{name} {value:.4f}" for name, value in scores.items()),
             "  (best, exported)" if improved else "",
         )
         if improved:
             metrics = {
                 "step": step,
                 "minutes": round(elapsed / 60, 2),
-                "validation_bits_per_byte": round(bpb, 4),
+                "cpu_minutes": round(cpu_seconds / 60, 2),
+                "validation_selected_bits_per_byte": round(bpb, 4),
                 **run_facts,
             }
-            export_model(cpu_model, hf_tok, args.out, metrics)
+            export_model(scored, hf_tok, args.out, metrics)
+        model_state = model.to("cpu").state_dict()
         torch.save(
             {
-                "model": cpu_model.state_dict(),
+                "model": model_state,
+                "ema": ema_model.state_dict() if ema_model is not None else None,
                 "optimizer": opt.state_dict(),
                 "generator": gen.get_state(),
                 "step": step,
                 "elapsed": elapsed,
+                "cpu_seconds": cpu_seconds,
                 "best_bpb": best_bpb,
                 "history": history,
             },
@@ -574,10 +715,15 @@ def main(argv: list[str] | None = None) -> int:
         ckpt_path.with_suffix(".tmp").replace(ckpt_path)
         (run_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
         model.to(device)
+        if ema_model is not None:
+            ema_model.to(device)
 
     model.train()
     start = time.monotonic() - elapsed_before
+    cpu_start = time.process_time() - cpu_before
     last_eval = time.monotonic()
+    model_params = list(model.parameters())
+    ema_params = list(ema_model.parameters()) if ema_model is not None else []
     bar = tqdm(
         total=args.max_steps or None,
         initial=step,
@@ -589,13 +735,13 @@ def main(argv: list[str] | None = None) -> int:
     smoothed = None
     while True:
         elapsed = time.monotonic() - start
-        progress = progress_of(step, elapsed)
+        progress = progress_of(step, elapsed, time.process_time() - cpu_start)
         if progress >= 1.0:
             break
         lr = lr_at(progress, args.lr, args.warmup, args.min_lr_ratio)
         for group in opt.param_groups:
             group["lr"] = lr
-        batch = sample_batch(stream, shape.batch_size, shape.seq_len, gen).to(device)
+        batch = sample_batch(streams, weights, shape.batch_size, shape.seq_len, gen).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             logits = forward(input_ids=batch[:, :-1]).logits
         loss = F.cross_entropy(
@@ -606,6 +752,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
+        if ema_model is not None:
+            with torch.no_grad():
+                ema_decay = min(args.ema, (1 + step) / (10 + step))
+                torch._foreach_lerp_(ema_params, model_params, 1.0 - ema_decay)
         loss_value = loss.item()
         smoothed = loss_value if smoothed is None else 0.98 * smoothed + 0.02 * loss_value
         bar.update(1)
@@ -613,11 +763,11 @@ def main(argv: list[str] | None = None) -> int:
         due_steps = args.eval_every > 0 and step % args.eval_every == 0
         due_time = args.eval_every <= 0 and time.monotonic() - last_eval >= args.eval_minutes * 60
         if due_steps or due_time:
-            evaluate_and_save(time.monotonic() - start)
+            evaluate_and_save(time.monotonic() - start, time.process_time() - cpu_start)
             last_eval = time.monotonic()
     bar.close()
     if not history or history[-1]["step"] != step:
-        evaluate_and_save(time.monotonic() - start)
+        evaluate_and_save(time.monotonic() - start, time.process_time() - cpu_start)
 
     # The exported (best-validation) model, scored once on every split. The test figures are
     # written down here and decide nothing.
@@ -628,13 +778,14 @@ def main(argv: list[str] | None = None) -> int:
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
     logger.info(
         "done: %d steps, %.1f min; best model: train %.4f, validation %.4f, test %.4f bits/byte "
-        "(gap %.4f)",
+        "(gap %.4f); per file: %s",
         step,
         (time.monotonic() - start) / 60,
         metrics["train_bits_per_byte"],
         metrics["validation_bits_per_byte"],
         metrics["test_bits_per_byte"],
         metrics["train_test_gap"],
+        json.dumps(metrics["per_source"]),
     )
     return 0
 

@@ -180,3 +180,72 @@ def test_every_preset_exports_under_the_32_mb_cap() -> None:
         model = script.build_model(shape, 0, shape.vocab_size)
         size = sum(p.numel() for p in model.parameters()) * 4  # float32, tied embeddings
         assert size <= 32 * 1024 * 1024, (name, size)
+
+
+def test_mixture_weights_follow_the_spec_or_the_sizes() -> None:
+    script = load_script()
+    names = ["gutenberg_stories", "tinystories_train"]
+    by_size = script.mixture_weights(names, [300, 100], None)
+    assert by_size.tolist() == [300.0, 100.0]
+    given = script.mixture_weights(names, [300, 100], "tinystories_train=0.8,gutenberg_stories=0.2")
+    assert given.tolist() == pytest.approx([0.2, 0.8])
+    for bad in ("tinystories_train=1", "poems=1,tinystories_train=1", "tinystories_train"):
+        with pytest.raises(SystemExit):
+            script.mixture_weights(names, [300, 100], bad)
+
+
+def test_sample_batch_draws_rows_from_the_weighted_streams() -> None:
+    script = load_script()
+    streams = [torch.zeros(100, dtype=torch.long), torch.ones(100, dtype=torch.long)]
+    gen = torch.Generator().manual_seed(0)
+    batch = script.sample_batch(streams, torch.tensor([0.0, 1.0]), 16, 8, gen)
+    assert batch.shape == (16, 9) and bool((batch == 1).all())
+    batch = script.sample_batch(streams, torch.tensor([3.0, 1.0]), 400, 8, gen)
+    share = float(batch[:, 0].float().mean())
+    assert 0.15 < share < 0.35
+
+
+def test_ema_cpu_budget_and_file_selection_export_the_averaged_weights(tmp_path: Path) -> None:
+    """--ema exports the averaged weights (not the last step's), --max-cpu-minutes ends the run,
+    --select-on chooses by one file's validation split, --mix is recorded."""
+    corpus, out, run_dir = tmp_path / "corpus", tmp_path / "model", tmp_path / "run"
+    write_corpus(corpus)
+    script = load_script()
+    args = [str(corpus), "--out", str(out), "--run-dir", str(run_dir), "--preset", "tiny"]
+    args += ["--holdout-docs", "2", "--eval-every", "5", "--threads", "1", "--no-progress"]
+    args += ["--mix", "tinystories_train=3,gutenberg_stories=1", "--ema", "0.9"]
+    args += ["--select-on", "tinystories_train", "--max-cpu-minutes", "0.05", "--lr", "1e-2"]
+    assert script.main(args) == 0
+
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    assert metrics["mix"] == {"gutenberg_stories": 0.25, "tinystories_train": 0.75}
+    assert metrics["ema"] == 0.9 and metrics["selected_on"] == "tinystories_train"
+    history = json.loads((run_dir / "history.json").read_text())
+    assert history[-1]["cpu_minutes"] >= 0.05
+    best = min(history, key=lambda h: h["validation_tinystories_train"])
+    assert metrics["step"] == best["step"]
+    assert metrics["validation_selected_bits_per_byte"] == pytest.approx(
+        best["validation_tinystories_train"], abs=1e-3
+    )
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    exported = AutoModelForCausalLM.from_pretrained(out).state_dict()
+    last = {k: v for k, v in state["model"].items() if k in exported}
+    averaged = {k: v for k, v in state["ema"].items() if k in exported}
+    if metrics["step"] == history[-1]["step"]:
+        assert all(torch.equal(averaged[k], exported[k]) for k in averaged)
+    assert any(not torch.equal(last[k], averaged[k]) for k in last)
+
+
+def test_quote_case_is_mended_only_where_a_sentence_goes_on() -> None:
+    script = load_script()
+    docs = ["the cat said hi. she ran and she said no, the dog said yes."] * 5
+    lower = script.lowercase_words(docs + ["Then Lily came and Lily sat."] * 5)
+    assert {"she", "said", "the"} <= lower and "lily" not in lower
+    fix = script.fix_quote_case
+    assert fix('"Hi," She said.', lower) == '"Hi," she said.'
+    assert fix('"Hi," Lily said.', lower) == '"Hi," Lily said.'
+    assert fix('"Run!" Said the cat.', lower) == '"Run!" said the cat.'
+    assert fix('"Run?" She said.', lower) == '"Run?" she said.'
+    # After ! or ? a new sentence may begin: left alone without a speech verb.
+    assert fix('"Run!" The cat ran.', lower) == '"Run!" The cat ran.'
+    assert fix('He stopped. "No." She ran.', lower) == 'He stopped. "No." She ran.'
