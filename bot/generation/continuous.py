@@ -67,7 +67,7 @@ class ContinuousBackend(EncoderBackend):
         self._loaded = loaded
         tokenizer = await asyncio.to_thread(AutoTokenizer.from_pretrained, loaded.name)
         self._encoder = PromptEncoder(tokenizer, loaded.max_context_tokens)
-        generation_config = GenerationConfig(
+        generation_config = GenerationConfig(  # type: ignore[no-untyped-call]
             do_sample=True,
             temperature=0.7,
             top_k=50,

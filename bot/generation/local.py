@@ -62,7 +62,7 @@ def resolve_model_path(settings: GenerationSettings) -> str:
     if settings.model:
         return settings.model
     try:
-        from bot.models import bundled_model_path  # type: ignore[attr-defined]
+        from bot.models import bundled_model_path
     except ImportError as exc:
         raise ConfigError("no generation.model configured and no bundled model found") from exc
     return str(bundled_model_path())

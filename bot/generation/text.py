@@ -23,7 +23,7 @@ class IncrementalDecoder:
         self._ids.append(token_id)
         decode = self._tokenizer.decode
         before = decode(self._ids[self._prefix : self._read], skip_special_tokens=True)
-        after = decode(self._ids[self._prefix :], skip_special_tokens=True)
+        after: str = decode(self._ids[self._prefix :], skip_special_tokens=True)
         if after.endswith(_REPLACEMENT) or len(after) <= len(before):
             return ""
         self._prefix = self._read

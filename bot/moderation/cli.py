@@ -39,8 +39,9 @@ def _text_of(line: str) -> str:
             data = json.loads(stripped)
         except json.JSONDecodeError:
             return stripped
-        if isinstance(data, dict) and isinstance(data.get("text"), str):
-            return data["text"]
+        text = data.get("text") if isinstance(data, dict) else None
+        if isinstance(text, str):
+            return text
     return stripped
 
 

@@ -122,12 +122,15 @@ class MeanPoolHead(nn.Module):
         self.head = nn.Linear(hidden, 1)
 
     def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        states: torch.Tensor = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask
+        ).last_hidden_state
         weights = attention_mask.unsqueeze(-1).to(states.dtype)
         return (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.pool(input_ids, attention_mask)).squeeze(-1)
+        logits: torch.Tensor = self.head(self.pool(input_ids, attention_mask))
+        return logits.squeeze(-1)
 
 
 def build_model(config: dict[str, Any]) -> MeanPoolHead:
@@ -145,7 +148,10 @@ def _int8_linear(model: nn.Module) -> nn.Module:
 
         with warnings.catch_warnings():  # torch >= 2.10 points to torchao; the API still works
             warnings.simplefilter("ignore")
-            return quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig})
+            quantized: nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
+                model, {nn.Linear: per_channel_dynamic_qconfig}
+            )
+            return quantized
     except (ImportError, RuntimeError, AssertionError) as exc:  # pragma: no cover - old/odd torch
         log.warning("int8 kernels unavailable (%s); the classifier runs in float32", exc)
         return model

@@ -26,7 +26,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.generation.types import GenerationRequest, SamplingParams
+from bot.generation.types import ChatMessage, GenerationRequest, SamplingParams
 from plugins.kit.keywords import content_words
 from plugins.kit.rerank import DANGLING_WORDS
 from plugins.kit.words import shared_content
@@ -337,7 +337,7 @@ class PoemComposer:
         )
 
     def _request(
-        self, prompt: str | tuple, max_new_tokens: int, stop: tuple[str, ...]
+        self, prompt: str | tuple[ChatMessage, ...], max_new_tokens: int, stop: tuple[str, ...]
     ) -> GenerationRequest:
         params = self._settings.sampling.replace(
             max_new_tokens=max_new_tokens, stop=stop, seed=self._rng.randrange(2**31)

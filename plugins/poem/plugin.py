@@ -187,7 +187,7 @@ class PoemPlugin(Plugin):
 
 
 def _acrostic_word(topic: str) -> str:
-    words = re.findall(r"[A-Za-z]+", topic)
+    words: list[str] = re.findall(r"[A-Za-z]+", topic)
     if len(words) == 1:
         return words[0]
     terms = [t.text for t in key_terms(topic, limit=5) if 3 <= len(t.text) <= 8]

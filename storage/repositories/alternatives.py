@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import NotFound, StateError
 from bot.records import Alternative, Turn, TurnKind, VoteCount
@@ -150,7 +151,7 @@ class AlternativeRepository:
             ]
 
 
-async def _bot_turn(conn: Any, story_id: int, turn_id: int) -> Row[Any]:
+async def _bot_turn(conn: AsyncConnection, story_id: int, turn_id: int) -> Row[Any]:
     row = (
         await conn.execute(select(turns).where(turns.c.id == turn_id, turns.c.story_id == story_id))
     ).first()
@@ -161,7 +162,7 @@ async def _bot_turn(conn: Any, story_id: int, turn_id: int) -> Row[Any]:
     return row
 
 
-async def _alternative(conn: Any, turn_id: int, alternative_id: int) -> Row[Any]:
+async def _alternative(conn: AsyncConnection, turn_id: int, alternative_id: int) -> Row[Any]:
     row = (
         await conn.execute(
             select(alternatives).where(
@@ -174,7 +175,7 @@ async def _alternative(conn: Any, turn_id: int, alternative_id: int) -> Row[Any]
     return row
 
 
-async def _select(conn: Any, turn_id: int, alternative_id: int) -> Row[Any]:
+async def _select(conn: AsyncConnection, turn_id: int, alternative_id: int) -> Row[Any]:
     chosen = await _alternative(conn, turn_id, alternative_id)
     await conn.execute(
         update(alternatives)

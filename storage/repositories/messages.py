@@ -50,7 +50,8 @@ class MessageRepository:
     ) -> ChannelMessage:
         """Store a message seen in ``channel``; committed when this returns."""
         item = _NewMessage(channel_key(channel), message_id, author_id, author_name, text)
-        return await self._group_commit.submit(self._append_batch, item)
+        message: ChannelMessage = await self._group_commit.submit(self._append_batch, item)
+        return message
 
     def _append_batch(self, conn: Connection, items: list[_NewMessage]) -> list[ChannelMessage]:
         created = now()

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import NotFound, StateError
 from bot.records import RemovalReason, Turn, TurnKind
@@ -69,7 +70,7 @@ class TurnRepository:
         it (see ``storage.context.render_turn``); leave it None to have assembly compute it.
         Raises NotFound for an unknown story and StateError for one that is not active.
         """
-        return await self._group_commit.submit(
+        turn: Turn = await self._group_commit.submit(
             self._write_turns,
             NewTurn(
                 story_id,
@@ -82,6 +83,7 @@ class TurnRepository:
                 expected_version,
             ),
         )
+        return turn
 
     async def get(self, story_id: int, turn_id: int) -> Turn:
         query = select(turns).where(turns.c.id == turn_id, turns.c.story_id == story_id)
@@ -210,7 +212,7 @@ class TurnRepository:
             await conn.execute(query, [{"turn_id": tid, "count": n} for tid, n in counts.items()])
 
     @staticmethod
-    async def _lock_last(conn: Any, story_id: int) -> Row[Any]:
+    async def _lock_last(conn: AsyncConnection, story_id: int) -> Row[Any]:
         # Lock the story row (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE)
         # so no turn is added between reading the last turn and changing it.
         await conn.execute(select(stories.c.id).where(stories.c.id == story_id).with_for_update())

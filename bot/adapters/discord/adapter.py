@@ -359,5 +359,5 @@ def _sync_command(adapter: DiscordAdapter) -> commands.Command[Any, ..., Any]:
     command: commands.Command[Any, ..., Any] = commands.Command(
         sync, name="sync", hidden=True, help="Register slash commands with Discord (owner only)."
     )
-    command.add_check(commands.is_owner().predicate)  # type: ignore[attr-defined]
+    command.add_check(commands.is_owner().predicate)
     return command

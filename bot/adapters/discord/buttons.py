@@ -64,7 +64,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ACTI
         style = getattr(item, "style", discord.ButtonStyle.secondary)
         return cls(match.group(0), label=label, style=style)
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         handler: ActionHandler | None = getattr(interaction.client, "storyloom", None)
         if handler is None:
             log.warning("button %s pressed but no storyloom adapter is attached", self.action_id)

@@ -69,7 +69,7 @@ def incoming_from_message(
     """An :class:`Incoming` for a chat message (``text`` is the content, prefix already removed)."""
     resolved: discord.Permissions | None = None
     if isinstance(message.author, discord.Member):
-        resolved = message.channel.permissions_for(message.author)  # type: ignore[union-attr,arg-type]
+        resolved = message.channel.permissions_for(message.author)
     reply_to = None
     if message.reference is not None and message.reference.message_id is not None:
         reply_to = str(message.reference.message_id)

@@ -47,7 +47,7 @@ def redact_in_logs(secret: str) -> Iterator[None]:
     previous = logging.getLogRecordFactory()
 
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:
-        record = previous(*args, **kwargs)  # type: ignore[arg-type]
+        record = previous(*args, **kwargs)
         redactor.filter(record)
         return record
 

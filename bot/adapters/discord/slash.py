@@ -215,7 +215,7 @@ def _annotation(param: ParamSpec) -> Any:
         high = None if high is None else max(1, min(high, MAX_TEXT_OPTION))
         if low is not None and high is not None and low > high:
             low = None
-    return app_commands.Range[base, low, high]  # type: ignore[valid-type]
+    return app_commands.Range[base, low, high]
 
 
 def _completer(
