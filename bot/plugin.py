@@ -29,6 +29,7 @@ plugin, and a plugin that fails to load is reported while the others run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import inspect
@@ -37,7 +38,7 @@ import re
 import time
 import types
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -289,7 +290,19 @@ class Call:
     router before it reaches the platform.
     """
 
-    __slots__ = ("_sink", "_stream_interval_s", "context", "incoming", "sent")
+    __slots__ = (
+        "_notice_open",
+        "_placeholder",
+        "_placeholder_lock",
+        "_sink",
+        "_stream_interval_s",
+        "context",
+        "incoming",
+        "sent",
+    )
+
+    queue_notice_after_s: ClassVar[float] = 1.0
+    """Generation requests waiting longer than this in the queue get a place-in-line message."""
 
     def __init__(
         self,
@@ -304,6 +317,9 @@ class Call:
         self._sink = sink
         self._stream_interval_s = stream_interval_s
         self.sent: list[SentMessage] = []
+        self._placeholder: SentMessage | None = None  # the place-in-line message, if shown
+        self._placeholder_lock = asyncio.Lock()
+        self._notice_open = False
 
     @property
     def author(self) -> Author:
@@ -318,8 +334,18 @@ class Call:
         return self.context.random
 
     async def reply(self, reply: Reply | str) -> SentMessage:
-        """Post a message in the channel."""
-        message = await self._sink.send(Reply(text=reply) if isinstance(reply, str) else reply)
+        """Post a message in the channel (it replaces a place-in-line message, if one shows)."""
+        reply = Reply(text=reply) if isinstance(reply, str) else reply
+        placeholder = None
+        if not reply.ephemeral:
+            async with self._placeholder_lock:
+                placeholder, self._placeholder = self._placeholder, None
+                self._notice_open = False
+        if placeholder is not None:
+            await self._sink.edit(placeholder, reply)
+            message = placeholder
+        else:
+            message = await self._sink.send(reply)
         self.sent.append(message)
         return message
 
@@ -332,8 +358,45 @@ class Call:
         await self._sink.edit(message, Reply(text=reply) if isinstance(reply, str) else reply)
 
     def typing(self) -> typing.AsyncContextManager[None]:
-        """``async with call.typing():`` shows a typing indicator."""
-        return self._sink.typing()
+        """``async with call.typing():`` shows a typing indicator.
+
+        When generation requests made inside wait in the queue for more than
+        ``queue_notice_after_s``, a message tells the author their place in line ("you're 3rd
+        in line") and follows the queue as it moves; the call's next reply replaces it.
+        """
+        return self._typing()
+
+    @contextlib.asynccontextmanager
+    async def _typing(self) -> AsyncIterator[None]:
+        from bot.generation.queue_watch import QueueNotice
+
+        self._notice_open = True
+        notice = QueueNotice(
+            self._show_place,
+            grace_s=self.queue_notice_after_s,
+            interval_s=self._stream_interval_s,
+        )
+        try:
+            async with self._sink.typing(), notice:
+                yield
+        except BaseException:
+            async with self._placeholder_lock:
+                placeholder, self._placeholder = self._placeholder, None
+            if placeholder is not None:  # the error is answered on its own
+                with contextlib.suppress(Exception):
+                    await self._sink.edit(placeholder, Reply(text=NO_LONGER_WAITING))
+            raise
+        finally:
+            self._notice_open = False
+
+    async def _show_place(self, text: str) -> None:
+        async with self._placeholder_lock:
+            if not self._notice_open:
+                return
+            if self._placeholder is None:
+                self._placeholder = await self._sink.send(Reply(text=text))
+            else:
+                await self._sink.edit(self._placeholder, Reply(text=text))
 
     async def stream_reply(
         self,
@@ -390,6 +453,7 @@ class Call:
 
 
 INTERRUPTED = "*(The storyteller was interrupted — nothing was added.)*"
+NO_LONGER_WAITING = "*(No longer waiting in line.)*"
 
 
 class Plugin:

@@ -66,6 +66,17 @@ class ModeratedWriter:
         )
         return dataclasses.replace(request, params=params)
 
+    async def _suppressing(
+        self, request: GenerationRequest, ctx: ModerationContext
+    ) -> GenerationRequest:
+        """``request`` with the words that would block here as its ``banned_words``, so the
+        model does not write them in the first place (the checks below stay the backstop)."""
+        words = await self._moderation.words_to_suppress(ctx)
+        if not words:
+            return request
+        banned = tuple(dict.fromkeys((*request.params.banned_words, *words)))
+        return dataclasses.replace(request, params=request.params.replace(banned_words=banned))
+
     async def check(self, text: str, *, channel: ChannelRef, user_id: str | None = None) -> bool:
         verdict = await self._moderation.check(text, _output(channel, user_id))
         return not verdict.blocked
@@ -121,6 +132,7 @@ class ModeratedWriter:
         """The one regenerate loop: yields checked partial texts (streams), then the checked
         final text; raises Blocked when every attempt was blocked."""
         ctx = _output(channel, user_id)
+        request = await self._suppressing(request, ctx)
         for attempt in range(self._max_attempts):
             blocked = False
             raw = ""

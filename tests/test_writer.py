@@ -29,7 +29,12 @@ class Tell(Plugin):
 
 
 async def test_blocked_output_is_never_posted_and_is_audited(make_app: AppFactory) -> None:
-    app = await make_app(plugin_classes=[Tell], moderation={"max_regen_attempts": 2})
+    # Sampling suppression off: this checks the post-filter backstop on its own.
+    app = await make_app(
+        plugin_classes=[Tell],
+        moderation={"max_regen_attempts": 2},
+        generation={"suppress_banned_words": False},
+    )
     first = await run_jsonl(app, [json.dumps({"user": "ann", "text": "/tell"})])
     words = sorted({w.strip(".,!?\"'").lower() for w in first[-1]["text"].split() if len(w) >= 4})[
         :3
@@ -46,6 +51,22 @@ async def test_blocked_output_is_never_posted_and_is_audited(make_app: AppFactor
         assert not posted & set(words), record
     events = await app.store.moderation.find(guild_id="console")
     assert events and all(e.action == "block" and e.rule for e in events), (words, first, out)
+
+
+async def test_forbidden_words_are_not_even_sampled(make_app: AppFactory) -> None:
+    app = await make_app(plugin_classes=[Tell], moderation={"max_regen_attempts": 2})
+    first = await run_jsonl(app, [json.dumps({"user": "ann", "text": "/tell"})])
+    words = sorted({w.strip(".,!?\"'").lower() for w in first[-1]["text"].split() if len(w) >= 4})
+    await app.store.settings.set(
+        RULES_NAMESPACE, RULES_KEY, {"custom_words": words[:3]}, guild_id="console"
+    )
+    before = app.generation.stats().completed
+    out = await run_jsonl(app, [json.dumps({"user": "ann", "text": "/tell"})])
+    posted = {w.strip(".,!?\"'").lower() for w in out[-1]["text"].split()}
+    assert out[-1]["text"].strip() and not posted & set(words[:3])
+    # the writer passed the server's words to the sampler: one generation, nothing blocked
+    assert app.generation.stats().completed - before == 1
+    assert not await app.store.moderation.find(guild_id="console")
 
 
 async def test_allowed_output_streams_growing_text(make_app: AppFactory) -> None:

@@ -156,9 +156,16 @@ def _attachment(filename: str, data: bytes) -> dict[str, str]:
 
 
 async def run_jsonl(
-    app: App, lines: Iterable[str] | AsyncIterator[str], emit: Emit | None = None
+    app: App,
+    lines: Iterable[str] | AsyncIterator[str],
+    emit: Emit | None = None,
+    *,
+    done_records: bool = False,
 ) -> list[dict[str, Any]]:
-    """Feed a script through the router; returns (and emits, if given) every output record."""
+    """Feed a script through the router; returns (and emits, if given) every output record.
+
+    With ``done_records`` every input line, once fully handled, is followed by a record of kind
+    ``done`` that answers it (drivers that wait for each line use it; ``bench/scale.py``)."""
     records: list[dict[str, Any]] = []
 
     def out(record: dict[str, Any]) -> None:
@@ -172,6 +179,16 @@ async def run_jsonl(
     async def worker(queue: asyncio.Queue[Incoming | None]) -> None:
         while (incoming := await queue.get()) is not None:
             await app.router.handle(incoming, RecordingResponder(incoming, out))
+            if done_records:
+                out(
+                    {
+                        "channel": incoming.channel.channel_id,
+                        "reply_to": incoming.message_id,
+                        "kind": "done",
+                        "id": None,
+                        "text": "",
+                    }
+                )
 
     async def feed(raw: str, number: int) -> None:
         if not raw.strip():

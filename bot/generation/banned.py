@@ -23,7 +23,7 @@ import re
 import string
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -35,11 +35,14 @@ class BannedTokens:
     """Token bans compiled from word entries for one tokenizer.
 
     ``single`` tokens are never sampled; ``sequences`` maps a prefix of token ids to the tokens
-    that may not follow it.
+    that may not follow it (see :func:`compile_banned`).
     """
 
     single: frozenset[int]
     sequences: Mapping[tuple[int, ...], frozenset[int]]
+    ends: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    """For each token that ends a prefix, the lengths of those prefixes: most steps end on no
+    prefix at all, so a row checks one dictionary and moves on."""
 
     @property
     def prefix_lengths(self) -> tuple[int, ...]:
@@ -50,7 +53,7 @@ class BannedTokens:
         return bool(self.single or self.sequences)
 
 
-NO_BANS = BannedTokens(frozenset(), {})
+NO_BANS = BannedTokens(frozenset(), {}, {})
 
 
 class SequenceBan:
@@ -59,12 +62,13 @@ class SequenceBan:
     (The single-token bans do not depend on the row's text: samplers apply them directly.)
     """
 
-    __slots__ = ("_keep", "_lengths", "_rules", "_tail")
+    __slots__ = ("_ends", "_keep", "_rules", "_tail")
 
     def __init__(self, rules: BannedTokens, prompt_ids: Sequence[int]) -> None:
         self._rules = rules
-        self._lengths = rules.prefix_lengths
-        self._keep = self._lengths[0] if self._lengths else 0
+        self._ends = rules.ends
+        lengths = rules.prefix_lengths
+        self._keep = lengths[0] if lengths else 0
         self._tail: list[int] = list(prompt_ids[-self._keep :]) if self._keep else []
 
     def push(self, token: int) -> None:
@@ -79,7 +83,9 @@ class SequenceBan:
         produced."""
         out: set[int] = set()
         tail = self._tail
-        for length in self._lengths:
+        if not tail:
+            return out
+        for length in self._ends.get(tail[-1], ()):
             if len(tail) >= length:
                 found = self._rules.sequences.get(tuple(tail[len(tail) - length :]))
                 if found:
@@ -174,9 +180,14 @@ def _compile_cached(key: _TokenizerKey, entries: tuple[str, ...]) -> BannedToken
         if text in whole or (matcher is not None and matcher.fullmatch(text)):
             single.add(token_id)
     single -= special
+    kept = {
+        prefix: frozenset(last - special) for prefix, last in sequences.items() if last - special
+    }
+    ends: dict[int, set[int]] = {}
+    for prefix in kept:
+        ends.setdefault(prefix[-1], set()).add(len(prefix))
     return BannedTokens(
-        frozenset(single),
-        {prefix: frozenset(last - special) for prefix, last in sequences.items() if last - special},
+        frozenset(single), kept, {token: tuple(sorted(n)) for token, n in ends.items()}
     )
 
 

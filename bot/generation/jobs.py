@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.generation.types import GenerationRequest, GenerationResult, StreamChunk
@@ -39,8 +40,11 @@ class Job:
         "finished",
         "id",
         "loop",
+        "on_position",
+        "position",
         "prompt",
         "request",
+        "started_at",
         "submitted_at",
         "wants_chunks",
     )
@@ -64,6 +68,11 @@ class Job:
         self.wants_chunks = wants_chunks
         self.channel_key = request.channel_key
         self.submitted_at = time.monotonic()
+        self.on_position: Callable[[int], None] | None = None
+        """Told (on the job's loop) its queue position when it changes; 0 once taken."""
+        self.position: int | None = None
+        self.started_at: float | None = None
+        """When a backend took the job from the queue (None while it waits)."""
         self.deadline = None if timeout_s is None else self.submitted_at + timeout_s
 
     @property

@@ -500,8 +500,9 @@ class DecodeWorker:
         for i, row in enumerate(rows):
             if row.ngram is not None:
                 banned[i] = row.ngram.banned()
-            if row.word_bans is not None:
-                banned[i] = banned.get(i, set()) | row.word_bans.banned()
+            words = row.word_bans.banned() if row.word_bans is not None else None
+            if words:
+                banned[i] = banned.get(i, set()) | words
         return banned
 
     def _accept(self, batch: _Batch, tokens: torch.Tensor, logprobs: list[float]) -> None:

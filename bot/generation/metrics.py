@@ -6,9 +6,17 @@ import statistics
 import threading
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.generation.jobs import Job
 
 _WINDOW_S = 10.0
+
+RequestObserver = Callable[[str, float | None, float | None], None]
+"""Told when a request ends: ``(outcome, seconds it waited in the queue, seconds in all)``; the
+times are None for a request that was never queued (or, the wait, never taken from the queue)."""
 
 
 class ServiceMetrics:
@@ -30,6 +38,11 @@ class ServiceMetrics:
             "failed": 0,
         }
         self._prom: _Prometheus | None = _Prometheus() if prometheus else None
+        self._observers: list[RequestObserver] = []
+
+    def add_observer(self, observer: RequestObserver) -> None:
+        """Call ``observer`` (on the event loop) whenever a request ends (the bot's metrics)."""
+        self._observers.append(observer)
 
     def record_step(self, batch_size: int, new_tokens: int) -> None:
         """One decoding step over ``batch_size`` rows produced ``new_tokens`` tokens."""
@@ -52,11 +65,20 @@ class ServiceMetrics:
         if self._prom is not None:
             self._prom.ttft.observe(seconds)
 
-    def record_outcome(self, outcome: str) -> None:
+    def record_outcome(self, outcome: str, job: Job | None = None) -> None:
+        """A request ended; ``job`` (when it was queued) gives its queue wait and duration."""
         with self._lock:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if self._prom is not None:
             self._prom.requests.labels(outcome=outcome).inc()
+        if self._observers:
+            wait = total = None
+            if job is not None:
+                total = time.monotonic() - job.submitted_at
+                if job.started_at is not None:
+                    wait = job.started_at - job.submitted_at
+            for observer in self._observers:
+                observer(outcome, wait, total)
 
     def set_load(self, queue_depth: int, active: int) -> None:
         if self._prom is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import contextlib
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 
@@ -37,6 +39,7 @@ class FairQueue:
         self._depth = 0
         self._closed = False
         self._listeners: list[Callable[[], object]] = []
+        self._watched = 0  # waiting jobs that want their position (see queue_watch)
 
     @property
     def depth(self) -> int:
@@ -68,7 +71,11 @@ class FairQueue:
                 self._order.append(job.channel_key)
             bisect.insort(lane, (-job.priority, self._seq, job), key=lambda e: (e[0], e[1]))
             self._depth += 1
+            if job.on_position is not None:
+                self._watched += 1
+            moved = self._positions()
             self._cond.notify_all()
+        _tell(moved)
         self._notify()
 
     def take(self, limit: int) -> list[Job]:
@@ -88,11 +95,20 @@ class FairQueue:
                     self._order.append(channel)
                 else:
                     del self._waiting[channel]
+                if job.on_position is not None:
+                    self._watched -= 1
                 if job.is_dead():
                     dropped.append(job)
                     continue
                 self._running[channel] += 1
+                job.started_at = time.monotonic()
                 taken.append(job)
+            moved = self._positions() if taken or dropped else []
+            for job in taken:
+                if job.on_position is not None:
+                    job.position = 0
+                    moved.append((job, 0))
+        _tell(moved)
         _fail_dead(dropped)
         return taken
 
@@ -113,7 +129,9 @@ class FairQueue:
             self._running[job.channel_key] -= 1
             if self._running[job.channel_key] <= 0:
                 del self._running[job.channel_key]
+            moved = self._positions()
             self._cond.notify_all()
+        _tell(moved)
         self._notify()
 
     def discard(self, job: Job) -> bool:
@@ -126,11 +144,17 @@ class FairQueue:
                 if entry[2] is job:
                     del lane[index]
                     self._depth -= 1
+                    if job.on_position is not None:
+                        self._watched -= 1
                     if not lane:
                         del self._waiting[job.channel_key]
                         self._order.remove(job.channel_key)
-                    return True
-        return False
+                    moved = self._positions()
+                    break
+            else:
+                return False
+        _tell(moved)
+        return True
 
     def wait(self, timeout: float) -> None:
         """Block the calling (worker) thread until something changes or ``timeout`` passes."""
@@ -146,6 +170,7 @@ class FairQueue:
             self._waiting.clear()
             self._order.clear()
             self._depth = 0
+            self._watched = 0
             self._cond.notify_all()
         self._notify()
         return jobs
@@ -154,9 +179,64 @@ class FairQueue:
     def closed(self) -> bool:
         return self._closed
 
+    def position(self, job: Job) -> int | None:
+        """Where ``job`` waits (1: taken next), 0 when taken, None when not queued here."""
+        with self._cond:
+            return self._serving_order().get(job, 0 if job.position == 0 else None)
+
+    def _positions(self) -> list[tuple[Job, int]]:
+        """Recompute watched jobs' positions (lock held); the ones that changed."""
+        if not self._watched:
+            return []
+        moved: list[tuple[Job, int]] = []
+        for job, place in self._serving_order().items():
+            if job.on_position is not None and job.position != place:
+                job.position = place
+                moved.append((job, place))
+        return moved
+
+    def _serving_order(self) -> dict[Job, int]:
+        """Every waiting job's place in the order ``take`` would serve them if nothing else
+        arrived: priority first, channels in turn, per-channel limits honoured (a channel at
+        its limit waits until the jobs taken before it are done). Lock held."""
+        lanes = {channel: iter(lane) for channel, lane in self._waiting.items()}
+        left = {channel: len(lane) for channel, lane in self._waiting.items()}
+        heads = {channel: lane[0][0] for channel, lane in self._waiting.items()}
+        order = deque(self._order)
+        running = Counter(self._running)
+        places: dict[Job, int] = {}
+        while order:
+            best: str | None = None
+            for channel in order:
+                if running[channel] >= self._per_channel_limit:
+                    continue
+                if best is None or heads[channel] < heads[best]:
+                    best = channel
+            if best is None:  # every channel at its limit: the running jobs finish first
+                running.clear()
+                continue
+            _, _, job = next(lanes[best])
+            places[job] = len(places) + 1
+            running[best] += 1
+            left[best] -= 1
+            order.remove(best)
+            if left[best]:
+                order.append(best)
+                heads[best] = self._waiting[best][len(self._waiting[best]) - left[best]][0]
+        return places
+
     def _notify(self) -> None:
         for listener in self._listeners:
             listener()
+
+
+def _tell(moved: list[tuple[Job, int]]) -> None:
+    """Deliver position changes to the jobs' event loops (any thread; the lock not held)."""
+    for job, place in moved:
+        callback = job.on_position
+        if callback is not None:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is listening
+                job.loop.call_soon_threadsafe(callback, place)
 
 
 def _fail_dead(jobs: list[Job]) -> None:

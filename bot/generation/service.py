@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -12,6 +13,7 @@ from bot.errors import BackendError, GenerationCancelled, GenerationError, Gener
 from bot.generation.backend import Backend
 from bot.generation.jobs import Event, Job
 from bot.generation.metrics import ServiceMetrics
+from bot.generation.queue_watch import current_watch
 from bot.generation.scheduler import FairQueue
 from bot.generation.settings import GenerationSettings
 from bot.generation.types import (
@@ -34,7 +36,9 @@ class GenerationService:
 
     Requests wait in a bounded queue (``Overloaded`` when full), are served fairly across channel
     keys, honour their deadline (``GenerationTimeout``) and stop as soon as their caller stops
-    listening (closing a stream cancels the request within one decoding step).
+    listening (closing a stream cancels the request within one decoding step). Requests made
+    under :func:`bot.generation.queue_watch.watch_queue` report their queue position as it
+    changes.
     """
 
     def __init__(self, settings: GenerationSettings, backend: Backend) -> None:
@@ -124,6 +128,9 @@ class GenerationService:
             timeout_s=timeout,
             wants_chunks=wants_chunks,
         )
+        watch = current_watch()
+        if watch is not None:
+            job.on_position = functools.partial(watch.report, job.id)
         try:
             self._queue.put(job)
         except GenerationError:
@@ -141,24 +148,26 @@ class GenerationService:
                     raise event
                 if isinstance(event, GenerationResult):
                     job.finished = True
-                    self.metrics.record_outcome("completed")
+                    self.metrics.record_outcome("completed", job)
                     yield event
                     return
                 yield event
         except GenerationTimeout:
-            self.metrics.record_outcome("timed_out")
+            self.metrics.record_outcome("timed_out", job)
             raise
         except (GenerationCancelled, GeneratorExit, asyncio.CancelledError):
             if not job.finished:
-                self.metrics.record_outcome("cancelled")
+                self.metrics.record_outcome("cancelled", job)
             raise
         except BaseException:
-            self.metrics.record_outcome("failed")
+            self.metrics.record_outcome("failed", job)
             raise
         finally:
             if not job.finished:
                 job.cancel()
                 self._queue.discard(job)
+            if watch is not None:
+                watch.report(job.id, None)
             self._report_load()
 
     async def _next_event(self, job: Job) -> Event:

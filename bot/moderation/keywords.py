@@ -84,6 +84,10 @@ class KeywordSet:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def entries(self) -> tuple[tuple[str, str], ...]:
+        """Every entry as written, with its category: ``(category, entry)``."""
+        return tuple((category, raw) for category, raw, _ in self._entries)
+
     def find(self, text: str, view: str = "") -> list[KeywordHit]:
         """All non-overlapping hits in ``text``."""
         if self._pattern is None:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 from bot.moderation import mentions
 from bot.moderation.audit import AuditSink
-from bot.moderation.keywords import allow_list, builtin_keywords, custom_keywords
+from bot.moderation.keywords import (
+    allow_list,
+    builtin_keywords,
+    custom_keywords,
+    normalize_entry,
+)
 from bot.moderation.normalize import NormalizedText, normalize, squeeze
 from bot.moderation.personal_data import find_personal_data
 from bot.moderation.regex_rules import first_match
@@ -74,6 +79,8 @@ class ModerationPipeline:
         self._rules = rules_provider
         self._audit = audit
         self._classifier = classifier if settings.classifier_enabled else None
+        self.observer: Callable[[Verdict, ModerationContext], None] | None = None
+        """Told every recorded verdict (allow included) of :meth:`check` (metrics)."""
         if classifier is None and settings.enabled and settings.classifier_enabled:
             self._classifier = load_classifier(settings.classifier_path)
         builtin_keywords()  # compile the word list now, not on the first message
@@ -83,6 +90,27 @@ class ModerationPipeline:
         if self._rules is None:
             return _NO_RULES
         return await self._rules.rules_for(guild_id)
+
+    async def words_to_suppress(self, ctx: ModerationContext) -> tuple[str, ...]:
+        """The word entries that would block model output in ``ctx``: the built-in list's
+        (less the categories an NSFW channel allows or the guild only flags) and the guild's
+        custom words, less those an allowed word contains. Generation keeps them out of
+        sampling (``SamplingParams.banned_words``); every text is still checked here."""
+        if not self.settings.enabled:
+            return ()
+        rules = await self.rules_for(ctx.guild_id)
+        relaxed = set(rules.flag_only_categories) | (NSFW_ALLOWED if ctx.nsfw else set())
+        words = [
+            entry for category, entry in builtin_keywords().entries() if category not in relaxed
+        ]
+        if Category.CUSTOM not in relaxed:
+            words += rules.custom_words
+        allowed = [normalize_entry(a).strip("*").strip() for a in rules.allow_words]
+        return tuple(
+            word
+            for word in dict.fromkeys(words)
+            if not any(normalize_entry(word).strip("*").strip() in a for a in allowed)
+        )
 
     async def check(self, text: str, ctx: ModerationContext, *, record: bool = True) -> Verdict:
         """Moderate ``text``; blocks and flags are written to the audit sink.
@@ -103,6 +131,8 @@ class ModerationPipeline:
             if inline is not None
             else await asyncio.to_thread(self.check_sync, text, ctx, rules)
         )
+        if record and self.observer is not None:
+            self.observer(verdict, ctx)
         if record and not verdict.allowed and self._audit is not None:
             event = AuditEvent(
                 guild_id=ctx.guild_id,

@@ -1,0 +1,129 @@
+"""Queue positions: the order the queue will really serve in, and updates while requests wait."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.generation import (
+    GenerationRequest,
+    GenerationService,
+    GenerationSettings,
+    SamplingParams,
+    build_generation_service,
+)
+from bot.generation.jobs import Job, PreparedPrompt
+from bot.generation.queue_watch import describe_position, ordinal, watch_queue
+from bot.generation.scheduler import FairQueue
+from tests.generation.helpers import until
+
+LONG = SamplingParams(temperature=0.0, ignore_eos=True, max_new_tokens=900)
+SHORT = SamplingParams(temperature=0.0, ignore_eos=True, max_new_tokens=2)
+
+
+def _job(channel: str, priority: int = 0) -> Job:
+    request = GenerationRequest("x", SHORT, channel_key=channel, priority=priority)
+    prompt = PreparedPrompt(text="x", token_ids=(1,), prompt_tokens=1, max_new_tokens=2)
+    return Job(request, prompt, asyncio.get_running_loop(), timeout_s=None)
+
+
+async def test_positions_are_the_order_take_serves_in() -> None:
+    rng = random.Random(7)
+    for _ in range(30):
+        queue = FairQueue(capacity=200, per_channel_limit=rng.choice([1, 2, 8]))
+        first = [_job(f"c{rng.randrange(4)}") for _ in range(rng.randrange(4))]
+        for job in first:
+            queue.put(job)
+        running = queue.take(len(first))  # a channel at its limit leaves some waiting
+        jobs = [job for job in first if job not in running] + [
+            _job(f"c{rng.randrange(6)}", priority=rng.choice([0, 0, 0, 1, 2]))
+            for _ in range(rng.randrange(1, 40))
+        ]
+        for job in jobs[len(first) - len(running) :]:
+            queue.put(job)
+        predicted = {job: queue.position(job) for job in jobs}
+        assert sorted(predicted.values()) == list(range(1, len(jobs) + 1))
+        served: list[Job] = []
+        while len(served) < len(jobs):
+            taken = queue.take(1)
+            if not taken:  # every channel at its limit: let the running jobs finish
+                for job in [*running, *served]:
+                    with contextlib.suppress(KeyError):
+                        queue.release(job)
+                running = []
+                continue
+            served += taken
+            assert queue.position(taken[0]) is None  # no longer waiting
+        assert [predicted[job] for job in served] == list(range(1, len(jobs) + 1))
+
+
+def test_ordinals_and_texts() -> None:
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 103, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "103rd", "111th"
+    ]  # fmt: skip
+    assert "3rd in line" in describe_position(3)
+    assert "next" in describe_position(1)
+    assert "Writing" in describe_position(0)
+
+
+@pytest.fixture
+async def one_slot(tiny_model_dir: Path) -> AsyncIterator[GenerationService]:
+    settings = GenerationSettings(
+        model=str(tiny_model_dir), device="cpu", max_batch_size=1, per_channel_limit=1
+    )
+    async with build_generation_service(settings) as svc:
+        yield svc
+
+
+async def test_waiting_requests_hear_their_position_as_the_queue_moves(
+    one_slot: GenerationService,
+) -> None:
+    svc = one_slot
+    running = svc.stream(GenerationRequest("Once", LONG, channel_key="a"))
+    await anext(running)  # the only slot is busy
+    heard: dict[str, list[int]] = {"b": [], "c": [], "d": [], "e": []}
+    tasks: dict[str, asyncio.Task[object]] = {}
+
+    def submit(channel: str, priority: int = 0) -> None:
+        with watch_queue(heard[channel].append):
+            request = GenerationRequest("Tale", SHORT, channel_key=channel, priority=priority)
+            tasks[channel] = asyncio.create_task(svc.complete(request))
+
+    for channel in "bcd":
+        submit(channel)
+    await until(lambda: [h[-1:] for h in (heard["b"], heard["c"], heard["d"])] == [[1], [2], [3]])
+    submit("e", priority=5)  # jumps the line: everyone else moves back
+    await until(lambda: heard["e"][-1:] == [1] and heard["d"][-1:] == [4])
+    assert heard["b"] == [1, 2] and heard["c"] == [2, 3]
+    tasks["c"].cancel()  # c gives up: d moves up
+    await until(lambda: heard["d"][-1:] == [3])
+    await running.aclose()  # the slot frees: e is written first, then b, then d
+    await asyncio.gather(tasks["e"], tasks["b"], tasks["d"])
+    assert heard["e"] == [1, 0]
+    assert heard["b"] == [1, 2, 1, 0]
+    assert heard["d"] == [3, 4, 3, 2, 1, 0]
+
+
+async def test_a_watch_reports_the_best_place_of_its_requests(
+    one_slot: GenerationService,
+) -> None:
+    svc = one_slot
+    running = svc.stream(GenerationRequest("Once", LONG, channel_key="a"))
+    await anext(running)
+    heard: list[int] = []
+    with watch_queue(heard.append):
+        many = asyncio.gather(
+            *(
+                svc.complete(GenerationRequest("Tale", SHORT, channel_key="b", priority=0))
+                for _ in range(3)
+            )
+        )
+    await until(lambda: heard == [1])  # the first of the three is next
+    await running.aclose()
+    await many
+    assert heard == [1, 0]  # then it is being written; the rest follow without more noise
