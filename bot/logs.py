@@ -1,4 +1,9 @@
-"""Logging set-up: plain or JSON lines on stderr, with secrets redacted from every record."""
+"""Logging set-up: plain or JSON lines on stderr, with secrets redacted from every record.
+
+Records logged while the router handles an event carry its ``guild``, ``channel``, ``plugin`` and
+``command`` (:mod:`bot.observability.scope`); JSON lines include them. Code logs ids and names at
+INFO, never what people wrote or the model's text (DEBUG at most), and never the token.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ import sys
 from collections.abc import Iterable
 
 from bot.config import LoggingSettings
+from bot.observability.scope import current_scope
 
 REDACTED = "[redacted]"
+EVENT_FIELDS = ("guild", "channel", "plugin", "command")
 
 
 class RedactSecrets(logging.Filter):
@@ -38,7 +45,23 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class EventFields(logging.Filter):
+    """Adds the event being handled (guild, channel, plugin, command) to each record, unless the
+    record already has the field (``extra={...}``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scope = current_scope()
+        if scope is not None:
+            for name in EVENT_FIELDS:
+                value = getattr(scope, name)
+                if value and not hasattr(record, name):
+                    setattr(record, name, value)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message, the event fields, exc."""
+
     def format(self, record: logging.LogRecord) -> str:
         data = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
@@ -46,6 +69,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for name in EVENT_FIELDS:
+            value = getattr(record, name, None)
+            if value:
+                data[name] = str(value)
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False)
@@ -59,6 +86,7 @@ def configure_logging(settings: LoggingSettings, *, secrets: Iterable[str] = ())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
+    handler.addFilter(EventFields())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

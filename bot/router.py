@@ -12,9 +12,9 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import arguments
 from bot.errors import (
@@ -29,11 +29,15 @@ from bot.errors import (
 )
 from bot.moderation.mentions import sanitize_output
 from bot.moderation.types import Direction, ModerationContext, Verdict
+from bot.observability.scope import event_scope, name_handler
 from bot.plugin import Call, CommandSpec, PluginContext
 from bot.ports import CheckedText
 from bot.ratelimit import Limit, RateLimiter
 from bot.registry import PluginRegistry
 from bot.types import ChannelRef, Incoming, IncomingKind, Reply, Responder, SentMessage
+
+if TYPE_CHECKING:
+    from bot.observability.metrics import BotMetrics
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +199,8 @@ class Router:
         self._cooldowns: dict[str, RateLimiter] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.metrics: BotMetrics | None = None
+        """Counts each event by plugin, command and outcome (set by the app's metrics)."""
 
     # -- lifecycle ------------------------------------------------------------------------
     def dispatch(self, incoming: Incoming, responder: Responder) -> asyncio.Task[None]:
@@ -226,14 +232,19 @@ class Router:
         if incoming.author.is_bot:
             return
         incoming = clean_incoming(incoming)
+        with event_scope(incoming):  # log fields and metric labels of this event
+            await self._answer(incoming, responder)
+
+    async def _answer(self, incoming: Incoming, responder: Responder) -> None:
         out_ctx = ModerationContext.for_channel(
             Direction.OUTPUT, incoming.channel, incoming.author.id
         )
         sink = ModeratedSink(responder, self._moderator, out_ctx)
         try:
-            if self._closing:
-                raise StateError("I'm restarting right now; please try again in a minute.")
-            await self._route(incoming, sink)
+            with self._tracked():
+                if self._closing:
+                    raise StateError("I'm restarting right now; please try again in a minute.")
+                await self._route(incoming, sink)
         except asyncio.CancelledError:
             raise
         except UserFacingError as exc:
@@ -249,6 +260,9 @@ class Router:
             await self._safe_send(
                 sink, Reply(text=INTERNAL_ERROR.format(error_id=error_id), ephemeral=True)
             )
+
+    def _tracked(self) -> AbstractContextManager[None]:
+        return self.metrics.track_event() if self.metrics is not None else nullcontext()
 
     async def _safe_send(self, sink: ModeratedSink, reply: Reply) -> None:
         try:
@@ -349,6 +363,7 @@ class Router:
         sink: ModeratedSink,
         bind: Callable[[], dict[str, object]],
     ) -> None:
+        name_handler(spec.plugin, spec.path)
         if spec.permission is not None and not incoming.author.has(spec.permission):
             raise PermissionDenied(
                 f"`/{spec.path}` needs the **{spec.permission.label}** permission."
@@ -399,12 +414,14 @@ class Router:
             plugin = self.registry.plugins[spec.plugin]
             if not await plugin.wants_message(incoming):
                 continue
+            name_handler(spec.plugin, f"trigger:{spec.name}")
             if not checked:
                 await self._check_common(spec.plugin, incoming, incoming.text, known_enabled=True)
                 checked = True
             call = self._call(spec.plugin, incoming, sink)
             if await getattr(plugin, spec.handler_name)(call):
                 return
+        name_handler("", "")  # no plugin took it: plain conversation
         await self._remember(incoming)
 
     async def _remember(self, incoming: Incoming) -> None:
@@ -433,6 +450,7 @@ class Router:
         spec = self.registry.actions.get((plugin_name, name))
         if spec is None:
             raise StateError("That button no longer works. Try the command instead.")
+        name_handler(plugin_name, f"button:{name}")
         if spec.permission is not None and not incoming.author.has(spec.permission):
             raise PermissionDenied("You don't have permission to use that button.")
         await self._check_common(plugin_name, incoming, "")

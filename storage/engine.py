@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -104,6 +105,17 @@ class Database:
             self.read_engine = self.write_engine = _postgres_engine(settings)
         self._thread_engine: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self.observer: Callable[[str, float], None] | None = None
+        """Told ``(operation, seconds)`` after each ``read``, ``write`` and ``batch`` (metrics)."""
+
+    def _observe(self, operation: str, started: float) -> None:
+        if self.observer is not None:
+            self.observer(operation, time.perf_counter() - started)
+
+    async def ping(self) -> None:
+        """One ``SELECT 1`` (health checks); raises StorageError when the database is out of reach."""
+        async with self.read() as conn:
+            await conn.execute(text("SELECT 1"))
 
     @property
     def is_sqlite(self) -> bool:
@@ -112,26 +124,42 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a (read) transaction."""
+        started = time.perf_counter()
         try:
             async with self.read_engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"database read failed: {type(exc).__name__}") from exc
+        finally:
+            self._observe("read", started)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a write transaction, committed when the block exits cleanly."""
+        started = time.perf_counter()
         try:
             async with self.write_engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"database write failed: {type(exc).__name__}") from exc
+        finally:
+            self._observe("write", started)
 
     async def run_batch(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(connection)`` inside one write transaction, committed when it returns."""
+        started = time.perf_counter()
+        try:
+            return await self._run_batch(fn)
+        finally:
+            self._observe("batch", started)
+
+    async def _run_batch(self, fn: Callable[[Connection], T]) -> T:
         if not self.is_sqlite:
-            async with self.write() as conn:
-                return await conn.run_sync(fn)
+            try:
+                async with self.write_engine.begin() as conn:  # not write(): counted as a batch
+                    return await conn.run_sync(fn)
+            except SQLAlchemyError as exc:
+                raise StorageError(f"database write failed: {type(exc).__name__}") from exc
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="storyloom-sqlite-writer")
             self._thread_engine = _sqlite_thread_engine(self.settings)

@@ -1,4 +1,5 @@
-"""docker/: the compose file's structure and the Dockerfile's essentials (no Docker engine here)."""
+"""docker/: the compose file's structure and the Dockerfile's essentials. The image itself is built
+and run by tests/test_install.py (scripts/check_install.py docker) where a Docker daemon runs."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ def test_shards_split_the_range_and_share_postgres_and_a_model_server(compose: d
 
 def test_dockerfile_is_slim_non_root_with_healthcheck_and_volumes() -> None:
     text = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
-    assert re.search(r"^FROM python:\S*-slim", text, re.M)
+    assert re.search(r"^ARG BASE_IMAGE=python:\S*-slim$", text, re.M)
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}", text, re.M)
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert re.search(r"^HEALTHCHECK .*\n?.*bot\.adapters\.discord\.health", text, re.M)
@@ -86,3 +88,20 @@ def test_dockerfile_passes_hadolint() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_build_context_holds_every_file_the_dockerfile_copies() -> None:
+    """Dockerfile.dockerignore excludes everything (``**``) and lets named paths back in; a COPY
+    of a path it keeps out fails the build ("not found")."""
+    text = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
+    ignore = (DOCKER / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
+    assert "**" in ignore
+    kept = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    copied = [
+        source.rstrip("/")
+        for line in re.findall(r"^COPY (?!--from)(.+)$", text, re.M)
+        for source in line.split()[:-1]
+        if not source.startswith("--")
+    ]
+    assert copied and "constraints.txt" in copied
+    assert set(copied) <= kept, f"COPY sources not in the build context: {set(copied) - kept}"
