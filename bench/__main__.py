@@ -16,6 +16,8 @@ BENCHMARKS = {
     "model-speed": "one-core tokens/s of the bundled model for one request",
     "poems": "form-valid rate of generated poems per form",
     "quality": "writing quality of stories, poems and headlines through the real app",
+    "scale": "2 and 4 bot processes on one PostgreSQL and one inference server vs one; SIGKILL",
+    "banned-words": "regenerations saved by keeping banned words out of sampling",
 }
 
 
