@@ -22,7 +22,8 @@ T = TypeVar("T")
 app = typer.Typer(
     name="storyloom",
     help="storyloom: collaborative storytelling for Discord, with a shared text-generation service.\n\n"
-    "Try it in a terminal with `storyloom play`; run the Discord bot with `storyloom run`.",
+    "Try it in a terminal with `storyloom play` or in the browser with `storyloom web`; run the "
+    "Discord bot with `storyloom run`.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -140,6 +141,47 @@ def run(config: ConfigOption = None) -> None:
     from bot.adapters.discord import run_discord
 
     _run(lambda: run_discord(settings))
+
+
+@app.command()
+def web(
+    config: ConfigOption = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for "
+            "every network interface)."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default 8080; 0 picks a free one).")
+    ] = None,
+) -> None:
+    """Play in the browser: group story rooms with the same plugins, moderation and storage.
+
+    Open the printed address, start a room and share its link; people join with the link and a
+    nickname. The room's creator holds its moderator rights. Uses the bundled model and a SQLite
+    file in data_dir unless the config says otherwise; [web] settings hold the limits.
+    """
+    settings = _settings(config, quiet=True)
+    if host is not None:
+        settings.web.host = host
+    if port is not None:
+        settings.web.port = port
+    if "stream_edit_interval_s" not in settings.router.model_fields_set:
+        settings.router.stream_edit_interval_s = settings.web.stream_edit_interval_s
+    try:
+        from bot.adapters.web import run_web
+    except ModuleNotFoundError as exc:
+        raise _fail(
+            f"the web playground needs the 'web' extra ({exc.name} is missing): "
+            'pip install "storyloom[web]"'
+        ) from None
+
+    def announce(url: str) -> None:
+        typer.secho(f"storyloom web is running at {url} (Ctrl+C stops it)", fg="green", err=True)
+
+    _run(lambda: run_web(settings, announce=announce))
 
 
 @app.command("serve-model")

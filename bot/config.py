@@ -70,6 +70,26 @@ class DiscordSettings(BaseModel):
         return self.token.get_secret_value().strip()
 
 
+class WebSettings(BaseModel):
+    """The browser playground (``storyloom web``): rooms, their limits and who may connect."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    allowed_origins: tuple[str, ...] = ()
+    """Other origins (``https://example.org``) allowed to open a room's socket; the page's own
+    origin always is. Behind a reverse proxy that rewrites Host, list the public origin here."""
+    max_frame_bytes: int = Field(default=65_536, ge=1024)
+    """Largest WebSocket message a browser may send; bigger ones close the connection."""
+    max_people_per_room: int = Field(default=50, ge=1)
+    history: int = Field(default=200, ge=0)
+    """Messages a late joiner sees (kept in memory; the story itself is in the database)."""
+    rooms_per_hour: int = Field(default=30, ge=1)
+    """Rooms one address may create per hour."""
+    stream_edit_interval_s: float = Field(default=0.25, ge=0.0)
+    """How often streamed text is updated in the page, unless ``router.stream_edit_interval_s``
+    is set explicitly (edits cost nothing on the web, unlike on Discord)."""
+
+
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("storyloom_config_file", default=None)
 
 
@@ -87,6 +107,7 @@ class Settings(BaseSettings):
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per-plugin settings, ``[plugins.story]`` etc."""

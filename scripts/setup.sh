@@ -31,4 +31,16 @@ echo "installing storyloom and its dev tools${CONSTRAINTS:+ (versions from $CONS
 "${PIP[@]}" -e ".[dev]"
 # A third-party plugin package, installed the way users install plugins (tests use it).
 "${PIP[@]}" -e tests/fixtures/storyloom_dice
+# The browser tests (tests/adapters/web) drive Debian's Chromium through Playwright; Playwright's
+# own browser downloads are never used. Installed quietly where apt works and we are root;
+# elsewhere the tests say what to install. STORYLOOM_NO_CHROMIUM=1 skips this.
+if [ ! -x /usr/bin/chromium ] && [ -z "${STORYLOOM_NO_CHROMIUM:-}" ] \
+   && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "installing Chromium for the browser tests (apt)"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+         && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+       >/dev/null 2>&1; then
+    echo "warning: Chromium could not be installed; the browser tests will fail until it is" >&2
+  fi
+fi
 echo "ready: $VENV/bin/storyloom --help"
