@@ -4,6 +4,7 @@ the web adapter, uvicorn; clients that speak the room protocol over real sockets
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +20,7 @@ from bot.adapters.web import WebAdapter
 from bot.adapters.web.rooms import new_secret
 from bot.adapters.web.runner import bind, server_for, url_of
 from bot.app import App
+from bot.generation.types import StreamChunk
 from tests.conftest import AppFactory
 
 WAIT_S = 60.0
@@ -129,6 +131,55 @@ class Playground:
 
 
 PlaygroundFactory = Callable[..., Awaitable[Playground]]
+
+
+class StreamGate:
+    """Holds the next streamed generation part-way, so that a test can look at a text while it
+    is still being written (on a busy machine a short text can otherwise arrive in one piece).
+
+    The real service streams the real model's text; once it has a few words, the gate passes on
+    just the first two (a smaller first chunk of the same text) and waits for :meth:`release`
+    before the rest follows. Only the first stream after :meth:`install` is held.
+    """
+
+    def __init__(self, service: Any) -> None:
+        self.paused = asyncio.Event()
+        self._released = asyncio.Event()
+        self._service = service
+        self._armed = True
+
+    def install(self) -> StreamGate:
+        original = self._service.stream
+
+        def stream(request: Any) -> Any:
+            if not self._armed:
+                return original(request)
+            self._armed = False
+            return self._hold(original(request))
+
+        self._service.stream = stream
+        return self
+
+    def remove(self) -> None:
+        del self._service.stream
+        self._released.set()
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def wait_paused(self) -> None:
+        await asyncio.wait_for(self.paused.wait(), WAIT_S)
+
+    async def _hold(self, chunks: Any) -> Any:
+        async with contextlib.aclosing(chunks) as source:
+            async for chunk in source:
+                words = chunk.text.split()
+                if not self.paused.is_set() and not chunk.done and len(words) >= 3:
+                    first = " ".join(words[:2]) + " "
+                    yield StreamChunk(delta=first, text=first)
+                    self.paused.set()  # the consumer has shown the first words by now
+                    await self._released.wait()
+                yield chunk
 
 
 @pytest.fixture

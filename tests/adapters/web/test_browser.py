@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
 
-from tests.adapters.web.conftest import WAIT_S, Playground
+from tests.adapters.web.conftest import WAIT_S, Playground, StreamGate
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,19 +35,6 @@ PHONE = {
     "is_mobile": True,
     "has_touch": True,
 }
-
-# Records every text a storyteller message shows, in order, per message id.
-WATCH_TEXTS = """() => {
-  window.__texts = {};
-  const log = document.getElementById("log");
-  new MutationObserver(() => {
-    for (const el of log.querySelectorAll(".msg.bot")) {
-      const list = (window.__texts[el.dataset.id] ||= []);
-      const text = el.querySelector(".body").textContent;
-      if (list[list.length - 1] !== text) list.push(text);
-    }
-  }).observe(log, { subtree: true, childList: true, characterData: true });
-}"""
 
 
 @pytest.fixture
@@ -162,18 +149,31 @@ async def test_two_people_share_a_room_and_watch_the_story_being_written(
         ann.locator(".msg:not(.bot)", has_text="climbs the stairs").locator(".who")
     ).to_have_text("Bo")
 
-    for page in (ann, bo):
-        await page.evaluate(WATCH_TEXTS)
-    await bo.click("nav.tools >> text=Continue")
+    before = await storyteller(ann).count()
+    gate = StreamGate(playground.app.generation).install()
+    try:
+        await bo.click("nav.tools >> text=Continue")
+        await gate.wait_paused()  # the storyteller is in the middle of writing
+        writing = []
+        for page in (ann, bo):
+            await expect(storyteller(page)).to_have_count(before + 1)
+            message = storyteller(page).last
+            assert await message.locator("button").count() == 0  # not finished: no buttons yet
+            writing.append(
+                (
+                    await message.get_attribute("data-id"),
+                    await message.locator(".body").inner_text(),
+                )
+            )
+        assert writing[0] == writing[1] and writing[0][1].strip()
+    finally:
+        gate.remove()
     finals = []
-    for page in (ann, bo):
-        written = storyteller(page).filter(has=page.locator("button", has_text="Undo")).last
-        await expect(written.locator("button", has_text="Continue")).to_be_visible()
-        message_id = await written.get_attribute("data-id")
-        texts = await page.evaluate("id => window.__texts[id]", message_id)
-        assert len(texts) >= 2, f"the text did not grow in place: {texts}"
-        finals.append(texts[-1])
-    assert finals[0] == finals[1] and finals[0].strip()
+    for page in (ann, bo):  # the same message grows into the finished text, with its buttons
+        message = page.locator(f'.msg[data-id="{writing[0][0]}"]')
+        await expect(message.locator("button", has_text="Undo")).to_be_visible()
+        finals.append(await message.locator(".body").inner_text())
+    assert finals[0] == finals[1] != writing[0][1]
 
     # The phone layout: the message box and the send button are on screen, nothing overflows.
     box = await bo.locator("#send").bounding_box()
