@@ -18,6 +18,8 @@ from bot.moderation.rules_store import RULES_KEY as RULES_KEY
 from bot.moderation.rules_store import RULES_NAMESPACE as RULES_NAMESPACE
 from bot.moderation.rules_store import StoreRulesProvider as StoreRulesProvider
 from bot.moderation.types import AuditEvent
+from bot.observability.metrics import BotMetrics
+from bot.observability.server import MetricsServer
 from bot.plugin import Plugin, PluginContext
 from bot.ratelimit import Limit
 from bot.records import ModerationDirection
@@ -63,6 +65,9 @@ class App:
     router: Router
     writer: ModeratedWriter
     _contexts: dict[str, PluginContext] = field(default_factory=dict)
+    metrics: BotMetrics = field(default_factory=BotMetrics)
+    """Prometheus metrics, served with ``/healthz`` on ``[metrics] host:port`` when enabled."""
+    metrics_server: MetricsServer | None = None
 
     @classmethod
     async def create(
@@ -73,15 +78,27 @@ class App:
         ``plugins`` replaces entry-point discovery (tests, embedding); the core plugin is always on.
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = await open_store(settings.resolved_storage())
+        metrics = BotMetrics()
+        endpoint = MetricsServer(settings.metrics, metrics)
+        await endpoint.start()  # first: /healthz answers 503 while the model loads
+        try:
+            store = await open_store(settings.resolved_storage())
+        except BaseException:
+            await endpoint.close()
+            raise
         generation = build_generation_service(settings.generation)
         try:
             await generation.start()
-            return await cls._assemble(settings, store, generation, plugins)
+            app = await cls._assemble(settings, store, generation, plugins)
         except BaseException:
             await generation.close()
             await store.close()
+            await endpoint.close()
             raise
+        app.metrics, app.metrics_server = metrics, endpoint
+        metrics.instrument(app)
+        endpoint.ready(app)
+        return app
 
     @classmethod
     async def _assemble(
@@ -178,6 +195,8 @@ class App:
 
     async def close(self, *, drain_timeout: float = 30.0) -> None:
         """Finish (or cancel) in-flight work, then stop plugins, generation and the store."""
+        if self.metrics_server is not None:
+            self.metrics_server.stopping()
         await self.router.drain(drain_timeout)
         await self.mod_log.drain()
         for name, plugin in self.registry.plugins.items():
@@ -187,6 +206,8 @@ class App:
                 log.exception("plugin %s failed in teardown", name)
         await self.generation.close()
         await self.store.close()
+        if self.metrics_server is not None:
+            await self.metrics_server.close()
 
     @classmethod
     @asynccontextmanager

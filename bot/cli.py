@@ -135,9 +135,14 @@ def play(
 
 @app.command()
 def run(config: ConfigOption = None) -> None:
-    """Run the Discord bot (token from STORYLOOM_DISCORD__TOKEN, DISCORD_TOKEN or the config file)."""
+    """Run the Discord bot (token from STORYLOOM_DISCORD__TOKEN, DISCORD_TOKEN or the config file).
+
+    Prometheus metrics and /healthz are served on 127.0.0.1:9464 unless [metrics] says otherwise.
+    """
     settings = _settings(config)
     settings.discord.require_token()
+    if settings.metrics.enabled is None:
+        settings.metrics.enabled = True
     from bot.adapters.discord import run_discord
 
     _run(lambda: run_discord(settings))

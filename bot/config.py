@@ -25,6 +25,7 @@ from pydantic_settings import (
 from bot.errors import ConfigError
 from bot.generation.settings import GenerationSettings
 from bot.moderation.settings import ModerationSettings
+from bot.observability.settings import MetricsSettings
 from storage.settings import StorageSettings
 
 
@@ -109,6 +110,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per-plugin settings, ``[plugins.story]`` etc."""
     enabled_plugins: tuple[str, ...] = ()
