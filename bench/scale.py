@@ -47,6 +47,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from bench.load import ACTIONS, PREMISES, STEP_RE, Outcome, classify, percentiles
@@ -258,8 +259,8 @@ def bundled_model() -> str:
     return str(bundled_model_path())
 
 
-def export_gguf(out: Path) -> Path:
-    """The bundled model as GGUF (scripts/export_gguf.py), for llama.cpp's server."""
+def gguf_script() -> ModuleType:
+    """scripts/export_gguf.py as a module (scripts/ is not a package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -268,7 +269,12 @@ def export_gguf(out: Path) -> Path:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return Path(module.export(Path(bundled_model()), out))
+    return module
+
+
+def export_gguf(out: Path) -> Path:
+    """The bundled model as GGUF (scripts/export_gguf.py), for llama.cpp's server."""
+    return Path(gguf_script().export(Path(bundled_model()), out))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from bot.generation import (
     build_generation_service,
 )
 from bot.generation.banned import SequenceBan, compile_banned, logit_bias, parse_entry
-from bot.models import bundled_model_path  # type: ignore[attr-defined]
+from bot.models import bundled_model_path
 
 DRAGON_PROMPT = "Once upon a time there was a big dragon. The dragon"
 GREEDY = SamplingParams(temperature=0.0, repetition_penalty=1.0, max_new_tokens=40)
