@@ -61,7 +61,7 @@ STORY_SCRIPT = (
 OFFENSIVE, FRIENDLY = "you stupid idiot", "what a lovely day"
 FLOOR_EXTRAS = ("postgres",)
 LOCAL_BASE = "storyloom-check-base:bookworm"
-IMAGE = "storyloom-check:latest"
+IMAGE = "storyloom-check"
 LOCAL_INDEX_PORT = 38765
 STEP_TIMEOUT_S = 1800
 
@@ -490,6 +490,8 @@ def check_docker(*, workdir: Path) -> dict[str, object]:
     build, env = _builder()
     torch_version, _, _ = dockerfile_plan(_dockerfile())
     args = {"BASE_IMAGE": _base_image()}
+    name = f"storyloom-check-{uuid.uuid4().hex[:8]}"
+    image = f"{IMAGE}:{name.rsplit('-', 1)[1]}"  # one tag per run: parallel runs never mix
     with _torch_index(torch_version, workdir) as index:
         args["TORCH_INDEX_URL"] = index
         _step(
@@ -504,12 +506,11 @@ def check_docker(*, workdir: Path) -> dict[str, object]:
                 str(DOCKERFILE),
                 *(f"--build-arg={k}={v}" for k, v in args.items()),
                 "-t",
-                IMAGE,
+                image,
                 str(ROOT),
             ],
             env=env,
         )
-    _quiet(["docker", "image", "prune", "-f", "--filter", "label=org.storyloom.check=1"])
     data = workdir / "data"
     data.mkdir()
     data.chmod(0o777)  # the image runs as uid 10001
@@ -518,21 +519,20 @@ def check_docker(*, workdir: Path) -> dict[str, object]:
 
     def run(cli_args: Sequence[str], stdin: str | None) -> str:
         return _step(
-            f"docker run {IMAGE} {' '.join(cli_args)} (no network)",
-            [*offline, IMAGE, *cli_args],
+            f"docker run {image} {' '.join(cli_args)} (no network)",
+            [*offline, image, *cli_args],
             stdin=stdin,
         )
 
-    name = f"storyloom-check-{uuid.uuid4().hex[:8]}"
-
     def start(out: IO[str], err: IO[str]) -> subprocess.Popen[str]:
         served = ("--name", name, "-e", "STORYLOOM_METRICS__ENABLED=true")
-        return _popen([*offline, *served, IMAGE, "play", "--jsonl"], out, err)
+        return _popen([*offline, *served, image, "play", "--jsonl"], out, err)
 
     try:
         seen = smoke(start, fetch_in_container(name), run, data)
-    finally:
+    finally:  # the build cache keeps the layers for the next run
         _quiet(["docker", "rm", "-f", name])
+        _quiet(["docker", "image", "rm", image])
     return {"kind": "docker", "base": args["BASE_IMAGE"]} | seen
 
 
