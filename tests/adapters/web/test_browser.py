@@ -140,10 +140,12 @@ async def test_two_people_share_a_room_and_watch_the_story_being_written(
     for page in (ann, bo):
         await expect(page.locator("#people-count")).to_have_text("👥 2 here")
         await expect(page.locator("#room-name")).to_have_text("Lighthouse club")
+        await expect(page.locator(".hint-empty")).to_contain_text("New story")  # how to begin
 
     await say(ann, "/story start A lighthouse keeper finds a glowing map in the attic.")
     for page in (ann, bo):
         await expect(storyteller(page, "lighthouse keeper")).to_have_count(1)
+        await expect(page.locator(".hint-empty")).to_have_count(0)
     await say(bo, "The keeper climbs the stairs with a lantern.")
     await expect(ann.locator(".msg:not(.bot)", has_text="climbs the stairs")).to_be_visible()
     await expect(

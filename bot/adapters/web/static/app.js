@@ -192,6 +192,7 @@
     document.title = roomName + " · storyloom";
     $("log").replaceChildren();
     state.messages.clear();
+    if (!(event.history || []).length) $("log").append(emptyHint());
     for (const message of event.history || []) addMessage(message, { quiet: true });
     setStatus("");
     show("room");
@@ -261,8 +262,24 @@
     article.append(head, body, files, buttons);
     fill(article, event);
     state.messages.set(event.id, article);
+    for (const hint of log.querySelectorAll(".hint-empty")) hint.remove();
     log.append(article);
     if (stick) scrollDown(quiet);
+  }
+
+  function emptyHint() {
+    const hint = document.createElement("p");
+    hint.className = "hint-empty";
+    hint.append(
+      "Nothing here yet. Press ",
+      Object.assign(document.createElement("strong"), { textContent: "📖 New story" }),
+      " and say what the story is about, or type ",
+      Object.assign(document.createElement("code"), { textContent: "/help" }),
+      ". ",
+      Object.assign(document.createElement("strong"), { textContent: "Invite" }),
+      " shows the link for your friends.",
+    );
+    return hint;
   }
 
   function editMessage(event) {
