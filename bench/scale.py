@@ -13,6 +13,9 @@ inference server), each command sent once the previous one was answered. The sam
 1, 2 and 4 processes side by side; reported per configuration: commands/s and stored turns/s,
 latency percentiles per command kind, and the ratios to one process.
 
+Each shard first plays one short warm-up game (not measured), so first-use costs that a
+long-running shard paid long ago (word tables, caches, connections) stay out of the figures.
+
 Kill check (configurations with 2+ shards): once a third of the commands were answered, shard 0
 gets SIGKILL; the other shards must keep answering while it is down (the driver waits for each of
 them to answer at least one more command, and counts what they answered), then shard 0 is started
@@ -60,6 +63,8 @@ PG_URL = os.environ.get(
 )
 SERVERS = ("storyloom", "llama-cpp")
 READY_TIMEOUT_S = 180.0
+WARM_UP = 100_000
+"""Warm-up channels are numbered from here (outside the measured ``ch0``..``chN``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +494,19 @@ class Run:
         self._finished[shard_of(channel, len(self.shards))] += 1
         self._progress.set()
 
+    async def warm_up(self) -> None:
+        """One short game per shard before anything is measured: each process pays its
+        first-use costs (word lists, tokenizer tables, connections, caches) outside the figures
+        (a long-running shard paid them long ago)."""
+        count = len(self.shards)
+
+        async def game(index: int) -> None:
+            channel = f"ch{WARM_UP + (index - WARM_UP) % count}"
+            for text in ("/story start A warm-up tale", "Ann waves.", "/story continue"):
+                await self.shards[index].send({"user": "ann", "channel": channel, "text": text})
+
+        await asyncio.gather(*(game(i) for i in range(count)))
+
     async def run(self) -> float:
         started = time.perf_counter()
         games = [asyncio.create_task(self.play(f"ch{i}")) for i in range(self.load.channels)]
@@ -605,6 +623,7 @@ async def run_configuration(
         try:
             await asyncio.gather(*(p.start() for p in processes))
             run = Run(processes, load, kill=kill)
+            await run.warm_up()
             shard_cpu = sum(cpu_seconds(p.pid) for p in processes)
             server_cpu = cpu_seconds(server.pid)
             load_average = os.getloadavg()[0]

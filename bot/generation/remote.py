@@ -316,8 +316,8 @@ class OpenAIBackend:
             kwargs["seed"] = params.seed
         if job.channel_key:
             kwargs["user"] = job.channel_key
-        if bias:
-            kwargs["logit_bias"] = bias
+        if bias:  # as floats: transformers serve refuses integer values (its sequence_bias)
+            kwargs["logit_bias"] = {token: float(value) for token, value in bias.items()}
         if self._extensions:
             kwargs["extra_body"] = self._extension_fields(job)
         if job.prompt.messages is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from bot.generation import (
+    ChatMessage,
     GenerationRequest,
     GenerationService,
     GenerationSettings,
@@ -32,7 +34,7 @@ _CLI = shutil.which("transformers", path=str(Path(sys.executable).parent)) or sh
 
 
 @pytest.fixture(scope="module")
-def transformers_server(tiny_model_dir: Path) -> Iterator[str]:
+def transformers_server() -> Iterator[str]:
     if _CLI is None:
         pytest.skip("the transformers CLI is not installed")
     with socket.socket() as sock:
@@ -42,8 +44,7 @@ def transformers_server(tiny_model_dir: Path) -> Iterator[str]:
     process = subprocess.Popen(
         [
             _CLI,
-            "serve",
-            str(tiny_model_dir),
+            "serve",  # no forced model: each request names its own (a local path)
             "--host",
             "127.0.0.1",
             "--port",
@@ -104,3 +105,38 @@ async def test_streams_from_transformers_serve(remote: GenerationService) -> Non
     )
     assert results[0].text == results[1].text == chunks[-1].text
     assert results[0].prompt_tokens == remote.count_tokens("Once upon a time")
+
+
+async def test_chat_completions_take_logit_bias(
+    transformers_server: str, tiny_chat_model_dir: Path
+) -> None:
+    """transformers serve applies logit_bias on /v1/chat/completions (not on /v1/completions):
+    the backend's single-token bans keep a word out of a chat model's answer."""
+    from transformers import AutoTokenizer
+
+    settings = GenerationSettings(
+        backend="openai",
+        base_url=transformers_server,
+        remote_model=str(tiny_chat_model_dir),
+        model=str(tiny_chat_model_dir),
+        remote_chat=True,
+    )
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model_dir)
+    prompt = (ChatMessage("user", "Tell me about the fox and the river."),)
+    params = SamplingParams(temperature=0.0, max_new_tokens=24)
+    async with build_generation_service(settings) as remote:
+        free = await remote.complete(GenerationRequest(prompt, params))
+        # a word the model wrote that is one token: logit_bias can ban it
+        words = [
+            w
+            for w in dict.fromkeys(re.findall(r"[A-Za-z]{3,}", free.text))
+            if len(tokenizer.encode(" " + w, add_special_tokens=False)) == 1
+            or len(tokenizer.encode(w, add_special_tokens=False)) == 1
+        ]
+        assert words, free.text
+        banned = await remote.complete(
+            GenerationRequest(prompt, params.replace(banned_words=(words[0],)))
+        )
+    pattern = rf"(?<![A-Za-z]){words[0]}(?![A-Za-z])"
+    assert re.search(pattern, free.text, re.IGNORECASE)
+    assert not re.search(pattern, banned.text, re.IGNORECASE), (words[0], banned.text)
