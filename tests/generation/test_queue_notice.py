@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -43,39 +44,49 @@ async def test_waiting_people_see_their_place_and_the_reply_replaces_it(
     make_app: AppFactory,
 ) -> None:
     app = await make_app(
-        plugin_classes=[TalePlugin], generation={"max_batch_size": 1, "per_channel_limit": 1}
+        plugin_classes=[TalePlugin],
+        generation={"max_batch_size": 1, "per_channel_limit": 1, "queue_size": 256},
     )
-    busy = app.generation.stream(GenerationRequest("The", LONG, channel_key="busy"))
-    await anext(busy)  # the only batch slot is taken
+    # A backlog of higher-priority work (a minute or more): the tales wait behind all of it.
+    backlog = [
+        asyncio.create_task(
+            app.generation.complete(GenerationRequest("The", LONG, channel_key="busy", priority=5))
+        )
+        for _ in range(100)
+    ]
+    await until(lambda: app.generation.stats().queue_depth >= 90)
     records: list[dict[str, Any]] = []
     both_shown = asyncio.Event()
+    places: dict[str, list[int]] = {"first": [], "second": []}
 
     def emit(record: dict[str, Any]) -> None:
         records.append(record)
-        if sum("in line" in r["text"] for r in records) >= 2:
+        found = re.search(r"(\d+)\w\w in line", record["text"])
+        if found:
+            places[record["channel"]].append(int(found.group(1)))
+        if all(places.values()):
             both_shown.set()
 
     async def script() -> AsyncIterator[str]:
         yield _line("first")
-        await until(lambda: app.generation.stats().queue_depth == 1)
         yield _line("second")
-        await both_shown.wait()  # both waited past the grace time and were told so
-        await busy.aclose()  # the slot frees: the queue moves
+        await both_shown.wait()  # both waited past the grace time and were told their place
+        for task in backlog:  # the backlog goes away: the queue moves
+            task.cancel()
+        await asyncio.gather(*backlog, return_exceptions=True)
 
     await run_jsonl(app, script(), emit)
-    for channel, place in (("first", "next in line"), ("second", "2nd in line")):
+    for channel in ("first", "second"):
         mine = [r for r in records if r["channel"] == channel]
-        assert mine[0]["kind"] == "message" and place in mine[0]["text"], mine
+        assert mine[0]["kind"] == "message" and "in line" in mine[0]["text"], mine
         assert all(r["kind"] == "edit" and r["id"] == mine[0]["id"] for r in mine[1:]), mine
         assert "in line" not in mine[-1]["text"] and "Writing" not in mine[-1]["text"]
         assert mine[-1]["text"].strip()  # the tale itself, in the placeholder's message
-
-
-async def test_no_notice_when_the_request_is_served_at_once(make_app: AppFactory) -> None:
-    app = await make_app(plugin_classes=[TalePlugin])
-    records = await run_jsonl(app, [_line("quick")])
-    assert [r["kind"] for r in records] == ["message"]
-    assert "in line" not in records[0]["text"]
+        # nothing arrived ahead of them: their place only moved up
+        assert places[channel] == sorted(places[channel], reverse=True), places
+    # a request served at once shows no notice: just the reply
+    quick = await run_jsonl(app, [_line("quick")])
+    assert [r["kind"] for r in quick] == ["message"] and "in line" not in quick[0]["text"]
 
 
 async def test_notice_shows_the_latest_place_only() -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,9 @@ from bot.generation import (
 from bot.generation.jobs import Job, PreparedPrompt
 from bot.generation.queue_watch import describe_position, ordinal, watch_queue
 from bot.generation.scheduler import FairQueue
-from tests.generation.helpers import until
+from bot.generation.server import create_app
+from tests.generation.helpers import Gate, serving, until
 
-LONG = SamplingParams(temperature=0.0, ignore_eos=True, max_new_tokens=900)
 SHORT = SamplingParams(temperature=0.0, ignore_eos=True, max_new_tokens=2)
 
 
@@ -71,21 +72,39 @@ def test_ordinals_and_texts() -> None:
     assert "Writing" in describe_position(0)
 
 
+@dataclass(slots=True)
+class OneSlot:
+    """A service with one batch slot whose running request is held at a gate in front of the
+    model server (a real one) until the test opens it; every other request waits in its queue."""
+
+    service: GenerationService
+    gate: Gate
+
+    async def occupy(self) -> asyncio.Task[object]:
+        request = GenerationRequest("Once", SHORT, channel_key="a")
+        running: asyncio.Task[object] = asyncio.create_task(self.service.complete(request))
+        await until(lambda: self.gate.waiting == 1)
+        return running
+
+
 @pytest.fixture
-async def one_slot(tiny_model_dir: Path) -> AsyncIterator[GenerationService]:
-    settings = GenerationSettings(
-        model=str(tiny_model_dir), device="cpu", max_batch_size=1, per_channel_limit=1
-    )
-    async with build_generation_service(settings) as svc:
-        yield svc
+async def one_slot(tiny_model_dir: Path) -> AsyncIterator[OneSlot]:
+    model = GenerationSettings(model=str(tiny_model_dir), device="cpu")
+    async with build_generation_service(model) as local:
+        gate = Gate(create_app(local))
+        async with serving(gate) as url:
+            settings = GenerationSettings(
+                backend="openai", base_url=url, max_batch_size=1, per_channel_limit=1
+            )
+            async with build_generation_service(settings) as svc:
+                yield OneSlot(svc, gate)
 
 
 async def test_waiting_requests_hear_their_position_as_the_queue_moves(
-    one_slot: GenerationService,
+    one_slot: OneSlot,
 ) -> None:
-    svc = one_slot
-    running = svc.stream(GenerationRequest("Once", LONG, channel_key="a"))
-    await anext(running)  # the only slot is busy
+    svc = one_slot.service
+    running = await one_slot.occupy()  # the only slot is busy
     heard: dict[str, list[int]] = {"b": [], "c": [], "d": [], "e": []}
     tasks: dict[str, asyncio.Task[object]] = {}
 
@@ -102,28 +121,22 @@ async def test_waiting_requests_hear_their_position_as_the_queue_moves(
     assert heard["b"] == [1, 2] and heard["c"] == [2, 3]
     tasks["c"].cancel()  # c gives up: d moves up
     await until(lambda: heard["d"][-1:] == [3])
-    await running.aclose()  # the slot frees: e is written first, then b, then d
-    await asyncio.gather(tasks["e"], tasks["b"], tasks["d"])
+    one_slot.gate.open.set()  # the slot frees: e is written first, then b, then d
+    await asyncio.gather(running, tasks["e"], tasks["b"], tasks["d"])
     assert heard["e"] == [1, 0]
     assert heard["b"] == [1, 2, 1, 0]
     assert heard["d"] == [3, 4, 3, 2, 1, 0]
 
 
-async def test_a_watch_reports_the_best_place_of_its_requests(
-    one_slot: GenerationService,
-) -> None:
-    svc = one_slot
-    running = svc.stream(GenerationRequest("Once", LONG, channel_key="a"))
-    await anext(running)
+async def test_a_watch_reports_the_best_place_of_its_requests(one_slot: OneSlot) -> None:
+    svc = one_slot.service
+    running = await one_slot.occupy()
     heard: list[int] = []
     with watch_queue(heard.append):
         many = asyncio.gather(
-            *(
-                svc.complete(GenerationRequest("Tale", SHORT, channel_key="b", priority=0))
-                for _ in range(3)
-            )
+            *(svc.complete(GenerationRequest("Tale", SHORT, channel_key="b")) for _ in range(3))
         )
     await until(lambda: heard == [1])  # the first of the three is next
-    await running.aclose()
-    await many
+    one_slot.gate.open.set()
+    await asyncio.gather(running, many)
     assert heard == [1, 0]  # then it is being written; the rest follow without more noise

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import re
 import socket
@@ -13,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.errors import BackendError, InvalidRequest, Overloaded, PromptTooLong
 from bot.generation import (
@@ -25,7 +23,7 @@ from bot.generation import (
     build_generation_service,
 )
 from bot.generation.server import create_app
-from tests.generation.helpers import until
+from tests.generation.helpers import Gate, serving, until
 
 GREEDY = SamplingParams(temperature=0.0, repetition_penalty=1.0, ignore_eos=True)
 
@@ -41,24 +39,6 @@ async def local(tiny_model_dir: Path) -> AsyncIterator[GenerationService]:
     settings = GenerationSettings(model=str(tiny_model_dir), device="cpu", metrics=True)
     async with build_generation_service(settings) as svc:
         yield svc
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port; yields its ``/v1`` URL."""
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture
@@ -214,28 +194,31 @@ async def test_retry_after_is_honoured(local: GenerationService, tiny_model_dir:
 
 
 async def test_a_full_server_queue_is_overloaded_with_its_position(
-    tiny_model_dir: Path,
+    local: GenerationService, tiny_model_dir: Path
 ) -> None:
-    small = GenerationSettings(
-        model=str(tiny_model_dir), device="cpu", max_batch_size=1, queue_size=1
-    )
-    async with build_generation_service(small) as busy, serving(create_app(busy)) as url:
-        long = GREEDY.replace(max_new_tokens=400)
-        running = busy.stream(GenerationRequest("Once", long))
-        await anext(running)  # the only batch slot is taken
-        waiting = asyncio.create_task(busy.complete(GenerationRequest("Tale", long)))
-        await until(lambda: busy.stats().queue_depth == 1)
-        settings = GenerationSettings(
-            backend="openai", base_url=url, model=str(tiny_model_dir), retries=0
+    # The server's service has one slot and room for one waiting request; its one running
+    # request is held at a gate in front of the model server behind it.
+    gate = Gate(create_app(local))
+    async with serving(gate) as model_url:
+        small = GenerationSettings(
+            backend="openai", base_url=model_url, max_batch_size=1, queue_size=1
         )
-        async with build_generation_service(settings) as svc:
-            with pytest.raises(Overloaded) as caught:
-                await svc.complete(GenerationRequest("x", GREEDY.replace(max_new_tokens=2)))
-        assert caught.value.position == 2
-        await running.aclose()
-        waiting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await waiting
+        async with build_generation_service(small) as busy, serving(create_app(busy)) as url:
+            params = GREEDY.replace(max_new_tokens=2)
+            running = asyncio.create_task(busy.complete(GenerationRequest("Once", params)))
+            await until(lambda: gate.waiting == 1)
+            waiting = asyncio.create_task(busy.complete(GenerationRequest("Tale", params)))
+            await until(lambda: busy.stats().queue_depth == 1)
+            settings = GenerationSettings(
+                backend="openai", base_url=url, model=str(tiny_model_dir), retries=0
+            )
+            async with build_generation_service(settings) as svc:
+                with pytest.raises(Overloaded) as caught:
+                    await svc.complete(GenerationRequest("x", params))
+            assert caught.value.position == 2
+            gate.open.set()
+            results = await asyncio.gather(running, waiting)
+            assert [r.completion_tokens for r in results] == [2, 2]
 
 
 async def test_closing_a_stream_stops_the_server(
