@@ -1,4 +1,5 @@
-"""Banned words as tokens: what a sampler must never produce.
+"""Banned words as tokens: what a sampler must never produce (and the favoured words' tokens,
+which it is nudged toward: :func:`first_tokens`).
 
 ``SamplingParams.banned_words`` holds word entries in Discord AutoMod syntax (``word``, ``word*``,
 ``*word``, ``*word*``, the syntax of the moderation rules). :func:`compile_banned` turns them into
@@ -189,6 +190,30 @@ def _compile_cached(key: _TokenizerKey, entries: tuple[str, ...]) -> BannedToken
     return BannedTokens(
         frozenset(single), kept, {token: tuple(sorted(n)) for token, n in ends.items()}
     )
+
+
+def first_tokens(tokenizer: Any, words: Iterable[str]) -> frozenset[int]:
+    """The tokens that spell a favoured word whole (``dragon``, `` dragon``, `` Dragon``, ...:
+    the case and leading-space variants that are one token each). Words that take several
+    tokens are left out: lifting only their first piece makes a small model stutter it
+    ("light light light" for "lighthouse")."""
+    entries = tuple(dict.fromkeys(w.strip() for w in words if w.strip()))
+    if not entries:
+        return frozenset()
+    return _first_tokens_cached(_TokenizerKey(tokenizer), entries)
+
+
+@lru_cache(maxsize=256)
+def _first_tokens_cached(key: _TokenizerKey, entries: tuple[str, ...]) -> frozenset[int]:
+    tokenizer = key.tokenizer
+    special = {int(i) for i in getattr(tokenizer, "all_special_ids", None) or ()}
+    found: set[int] = set()
+    for entry in entries:
+        for form in _variants(entry):
+            ids = tokenizer.encode(form, add_special_tokens=False)
+            if len(ids) == 1 and int(ids[0]) not in special:
+                found.add(int(ids[0]))
+    return frozenset(found)
 
 
 def logit_bias(rules: BannedTokens, limit: int = 300) -> dict[str, int]:

@@ -25,7 +25,13 @@ from bot.errors import (
     GenerationTimeout,
     PromptTooLong,
 )
-from bot.generation.banned import NO_BANS, BannedTokens, SequenceBan, compile_banned
+from bot.generation.banned import (
+    NO_BANS,
+    BannedTokens,
+    SequenceBan,
+    compile_banned,
+    first_tokens,
+)
 from bot.generation.decoders import Decoder, RowCache, pick_decoder
 from bot.generation.device import pick_device, pick_dtype
 from bot.generation.jobs import Event, Job, PreparedPrompt, post
@@ -203,6 +209,7 @@ class _Row:
         "count",
         "decoder",
         "eos_ids",
+        "favoured",
         "generator",
         "job",
         "logprob",
@@ -245,6 +252,11 @@ class _Row:
         self.word_bans = (
             SequenceBan(self.bans, job.prompt.token_ids) if self.bans.sequences else None
         )
+        self.favoured: set[int] = (
+            set(first_tokens(tokenizer, self.params.favoured_words))
+            if self.params.favour and self.params.favoured_words
+            else set()
+        )  # a favoured word once written is favoured no more
         self.generator: torch.Generator | None = None
         if self.params.seed is not None:
             self.generator = torch.Generator(device=device).manual_seed(self.params.seed)
@@ -271,6 +283,7 @@ class _Row:
             self.ngram.push(token)
         if self.word_bans is not None:
             self.word_bans.push(token)
+        self.favoured.discard(token)
         reason: FinishReason | None = None
         if token in self.eos_ids:
             shown, reason = "", "eos"
@@ -463,7 +476,7 @@ class DecodeWorker:
         logits, cache = self._decoder(ids, mask, positions, None)
         sampler = self._sampler_for(rows)
         group = _Batch(rows, cache, mask, ids[:, -1], seen)
-        tokens = sampler.choose(logits, seen, self._banned(rows))
+        tokens = sampler.choose(logits, seen, self._banned(rows), self._favoured(rows))
         self._accept(group, tokens, _chosen_logprobs(logits, tokens))
         return group if group.rows else None
 
@@ -478,7 +491,9 @@ class DecodeWorker:
             logits, batch.cache = self._decoder(
                 batch.next_tokens.unsqueeze(1), batch.mask, positions, batch.cache
             )
-            tokens = self._sampler.choose(logits, batch.seen, self._banned(batch.rows))
+            tokens = self._sampler.choose(
+                logits, batch.seen, self._banned(batch.rows), self._favoured(batch.rows)
+            )
             logprobs = _chosen_logprobs(logits, tokens)
         except Exception as exc:
             log.exception("decoding step failed")
@@ -504,6 +519,11 @@ class DecodeWorker:
             if words:
                 banned[i] = banned.get(i, set()) | words
         return banned
+
+    @staticmethod
+    def _favoured(rows: list[_Row]) -> dict[int, set[int]]:
+        """This step's favoured tokens: each row's favoured words not yet written."""
+        return {i: row.favoured for i, row in enumerate(rows) if row.favoured}
 
     def _accept(self, batch: _Batch, tokens: torch.Tensor, logprobs: list[float]) -> None:
         """Record each row's new token, stream text out, and drop the rows that finished."""

@@ -32,7 +32,7 @@ from bot.errors import (
     Overloaded,
     PromptTooLong,
 )
-from bot.generation.banned import compile_banned, logit_bias
+from bot.generation.banned import compile_banned, first_tokens, logit_bias
 from bot.generation.jobs import Event, Job, PreparedPrompt, post
 from bot.generation.metrics import ServiceMetrics
 from bot.generation.prompts import flatten_messages
@@ -224,16 +224,23 @@ class OpenAIBackend:
                 log.warning("generation server: %s; retry %d in %.2fs", exc, attempt, delay)
                 await asyncio.sleep(delay)
 
-    async def _bias_for(self, job: Job) -> dict[str, int] | None:
-        """``logit_bias`` for the job's banned words (compiled on a thread, cached)."""
-        words = job.request.params.banned_words
-        if not (words and self._logit_bias and self._tokenizer is not None):
+    async def _bias_for(self, job: Job) -> dict[str, float] | None:
+        """``logit_bias`` for the job's banned words (-100) and favoured words' first tokens
+        (``favour``), compiled on a thread and cached; banned tokens win."""
+        params = job.request.params
+        if not (self._logit_bias and self._tokenizer is not None):
             return None
-        bans = await asyncio.to_thread(compile_banned, self._tokenizer, words)
-        return logit_bias(bans) or None
+        bias: dict[str, float] = {}
+        if params.favour and params.favoured_words:
+            lifted = await asyncio.to_thread(first_tokens, self._tokenizer, params.favoured_words)
+            bias.update({str(token): params.favour for token in sorted(lifted)[:100]})
+        if params.banned_words:
+            bans = await asyncio.to_thread(compile_banned, self._tokenizer, params.banned_words)
+            bias.update(logit_bias(bans))
+        return bias or None
 
     async def _stream_once(
-        self, job: Job, scanner: StopScanner, bias: dict[str, int] | None
+        self, job: Job, scanner: StopScanner, bias: dict[str, float] | None
     ) -> GenerationResult:
         assert self._metrics is not None
         chat = job.prompt.messages is not None
@@ -279,7 +286,7 @@ class OpenAIBackend:
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or completion_tokens),
         )
 
-    def _refused(self, exc: openai.APIStatusError, bias: dict[str, int] | None) -> None:
+    def _refused(self, exc: openai.APIStatusError, bias: dict[str, float] | None) -> None:
         """Raise :class:`_Downgrade` when a strict server refused a field we can leave out."""
         if exc.status_code not in (400, 422):
             return
@@ -298,7 +305,7 @@ class OpenAIBackend:
             self._logit_bias = False
             raise _Downgrade()
 
-    async def _create(self, job: Job, bias: dict[str, int] | None) -> Any:
+    async def _create(self, job: Job, bias: dict[str, float] | None) -> Any:
         """Open the streamed completion for ``job`` (chat or plain text)."""
         assert self._client is not None
         params = job.request.params

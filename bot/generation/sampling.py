@@ -86,6 +86,7 @@ class BatchSampler:
             if pairs
             else None
         )
+        self._favour = [p.favour for p in params]
         self._vocab = 0  # what follows is prepared for this vocabulary size on first use
         self._ks: list[int] = []
         self._width = 0
@@ -96,13 +97,31 @@ class BatchSampler:
         logits: torch.Tensor,
         seen: torch.Tensor | None,
         banned: Mapping[int, Collection[int]],
+        favoured: Mapping[int, Collection[int]] | None = None,
     ) -> torch.Tensor:
         """Next token per row (``[rows]`` long). ``seen`` marks tokens for repetition penalty;
-        ``banned`` maps a row to tokens it must not pick at this step (n-gram blocking)."""
+        ``banned`` maps a row to tokens it must not pick at this step (n-gram blocking);
+        ``favoured`` maps a row to tokens that get the row's ``favour`` added at this step."""
         logits = logits.float()
         if self._penalty is not None and seen is not None:
             penalised = torch.where(logits < 0, logits * self._penalty, logits / self._penalty)
             logits = torch.where(seen, penalised, logits)
+        lifts = [
+            (row, token, self._favour[row])
+            for row, tokens in (favoured or {}).items()
+            if self._favour[row]
+            for token in tokens
+        ]
+        if lifts:
+            at_row, at_token, lift = zip(*lifts, strict=True)
+            logits = logits.index_put(
+                (
+                    torch.tensor(at_row, device=logits.device),
+                    torch.tensor(at_token, device=logits.device),
+                ),
+                torch.tensor(lift, dtype=logits.dtype, device=logits.device),
+                accumulate=True,
+            )
         if self._suppressed is not None:
             logits[self._suppressed] = float("-inf")
         for row, tokens in banned.items():

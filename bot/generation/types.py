@@ -24,7 +24,9 @@ class SamplingParams:
     (they are not part of the result); ``seed`` makes sampling reproducible for this request;
     ``ignore_eos`` keeps generating past the end-of-sequence token (for benchmarks);
     ``banned_words`` are words the backend must not sample (suppressed while decoding where the
-    backend can; the moderation post-filter stays the backstop).
+    backend can; the moderation post-filter stays the backstop); ``favoured_words`` get
+    ``favour`` added to the logit of their first token (case and leading-space variants), which
+    nudges a small model toward the names and things a story is about (0: off).
     """
 
     temperature: float = 0.8
@@ -37,12 +39,20 @@ class SamplingParams:
     seed: int | None = None
     ignore_eos: bool = False
     banned_words: tuple[str, ...] = ()
+    favoured_words: tuple[str, ...] = ()
+    favour: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str) or not isinstance(self.stop, tuple):
             object.__setattr__(self, "stop", _as_stop_tuple(self.stop))
         if isinstance(self.banned_words, str) or not isinstance(self.banned_words, tuple):
             object.__setattr__(self, "banned_words", _as_stop_tuple(self.banned_words))
+        if isinstance(self.favoured_words, str) or not isinstance(self.favoured_words, tuple):
+            object.__setattr__(self, "favoured_words", _as_stop_tuple(self.favoured_words))
+        _check(
+            _is_number(self.favour) and 0.0 <= self.favour <= 10.0,
+            f"favour must be between 0 and 10 (got {self.favour!r})",
+        )
         _check(
             _is_number(self.temperature) and 0.0 <= self.temperature <= 100.0,
             f"temperature must be between 0 and 100 (got {self.temperature!r})",
