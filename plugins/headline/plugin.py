@@ -30,7 +30,7 @@ from plugins.headline.ranking import (
     title_case,
 )
 from plugins.headline.settings import HeadlineSettings
-from plugins.kit import presets
+from plugins.kit import presets, words
 from plugins.kit.textcraft import fit_message, normalize_space
 
 __all__ = ["Headline", "HeadlinePlugin"]
@@ -64,6 +64,7 @@ class HeadlinePlugin(Plugin):
         self.settings = context.settings_as(HeadlineSettings)
 
     async def setup(self) -> None:
+        await asyncio.to_thread(words.load_lexicons)
         presets.register(self.context.store.settings, self.name)
 
     @command(

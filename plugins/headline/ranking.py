@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 from plugins.kit.keywords import FUNCTION_WORDS, content_words, key_terms
 from plugins.kit.textcraft import split_sentences
+from plugins.kit.words import parts_of_speech
 
 __all__ = [
     "Ranked",
     "clean_headline",
     "clean_subheadline",
     "extractive_headline",
+    "is_clause",
     "rank_headlines",
     "score_headline",
     "score_subheadline",
@@ -261,16 +263,60 @@ def story_subjects(source: str, limit: int = 3) -> list[str]:
     ][:limit]
 
 
+_OPEN_ENDS_TEXT = """
+a an the and or but nor of to in on at by for with from into onto about above after against
+along among around before behind below beneath beside between beyond during except inside
+like near off out outside over past since than through toward towards under until upon within
+without that which who whom whose what when where while if because though although so as
+is was were are be been being am do does did have has had can could will would shall should
+may might must not no very too more most much many some any every each his her its their our
+my your this these those longer
+"""
+OPEN_ENDS = frozenset(_OPEN_ENDS_TEXT.split())
+_CUT_OFF = frozenset(
+    {"a", "an", "the", "his", "her", "my", "their", "our", "its", "your", "this", "these"}
+    | {"those", "and", "or", "but", "so", "then"}
+)
+"""Words a headline clause cannot stop on: it would need more after them ("Knew About",
+"Were No Longer", "Would Be Able to")."""
+
+
+def is_clause(words: Sequence[str]) -> bool:
+    """Whether ``words`` read as the rest of a sentence after its subject: a verb first (or an
+    adverb and then a verb: "finally found"), and an ending that needs nothing more, by an
+    English lexicon's parts of speech (:func:`plugins.kit.words.parts_of_speech`)."""
+    if len(words) < 2:
+        return False
+    lower = [w.lower().strip(",;:'’") for w in words]
+    first = parts_of_speech(lower[0])
+    adverb_then_verb = "ADV" in first and bool(parts_of_speech(lower[1]) & {"VERB", "AUX"})
+    if not first & {"VERB", "AUX"} and not adverb_then_verb:
+        return False
+    last = lower[-1]
+    if last in OPEN_ENDS or last in _WEAK_END:
+        return False
+    return bool(parts_of_speech(last) - {"AUX"}) or words[-1][:1].isupper()
+
+
 def headline_from_clause(subject: str, clause: str) -> str | None:
     """A headline from the model's completion of "This is the story of how <subject>":
     ``How the Owl Learned to Fly``; None when the completion is not a clause of its own
-    (it glued letters to the subject, is too short, or stops on "the", "and" ...)."""
+    (it glued letters to the subject, does not go on with a verb, or stops on "the", "about",
+    "would" ...: :func:`is_clause`)."""
     if not clause[:1].isspace():
         return None
     words = clause.split()
-    while words and words[-1].lower().strip(",;:") in _WEAK_END:
+    # "learned to fly so high in the" -> "learned to fly so high": the model was cut off inside
+    # a phrase; a clause that just stops on "about" or "would" is not mended.
+    trimmed = False
+    while words and words[-1].lower().strip(",;:") in _CUT_OFF:
+        words.pop()
+        trimmed = True
+    if trimmed and words and words[-1].lower() in OPEN_ENDS:
         words.pop()
     if len(words) < 2 or not all(re.fullmatch(r"[A-Za-z][A-Za-z'’-]*", w) for w in words):
         return None
-    subject_words = subject.split()
-    return title_case(" ".join(["How", *subject_words, *words][: MAX_WORDS - 4]))
+    words = words[: MAX_WORDS - 4]
+    if not is_clause(words):
+        return None
+    return title_case(" ".join(["How", *subject.split(), *words]))

@@ -1,4 +1,6 @@
-"""Key terms of a text, by a cheap heuristic (no tagger): frequent content words, names first.
+"""Key terms of a text, by a cheap heuristic (no tagger): frequent content words, names first;
+whether a term is a noun comes from an English lexicon's parts of speech
+(:func:`plugins.kit.words.parts_of_speech`) and the word's neighbours.
 
 Used for extractive headlines, for poem topics taken from a story, and to judge whether a
 generated headline or poem line is on topic.
@@ -9,6 +11,8 @@ from __future__ import annotations
 import collections
 import re
 from dataclasses import dataclass
+
+from plugins.kit.words import parts_of_speech
 
 __all__ = ["FUNCTION_WORDS", "KeyTerm", "content_words", "key_terms"]
 
@@ -40,6 +44,10 @@ _DETERMINERS = frozenset(
     ("the", "a", "an", "her", "his", "my", "your", "their", "our", "its", "this", "that")
 )
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n)[\"'“‘(]*$")
+_BEFORE_A_VERB = frozenset(
+    {"to", "will", "would", "can", "could", "should", "must", "might", "may", "shall", "not"}
+    | {"i", "you", "we", "they", "he", "she", "don't", "didn't", "won't", "can't", "let's"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +58,30 @@ class KeyTerm:
     weight: float
     is_name: bool
     noun: bool = False
-    """A name, or seen after a determiner more often than before another word ("the city",
-    not "a tall tower"): usable as a noun."""
+    """A name, or a word the lexicon knows as a noun that is used as one here ("the map", not
+    "to map"; "the robot wakes", where "wakes" is a verb): usable as a noun."""
+
+
+def _is_noun(word: str, *, determined: int, before_verb: int, modifier: int, uses: int) -> bool:
+    """Whether ``word`` (lower case) is used as a noun, by the lexicon and its neighbours:
+    ``determined`` uses follow "the", "his"...; ``before_verb`` follow "to", "will"...;
+    ``modifier`` uses come right before another content word."""
+    pos = parts_of_speech(word)
+    if "NOUN" not in pos:
+        return False
+    if determined:
+        return True
+    if "ADJ" in pos and modifier * 2 > uses:
+        return False  # "magic" in "magic staff"
+    if "ADV" in pos:
+        return False  # "inside", "behind"
+    if "VERB" not in pos:
+        return True
+    if before_verb * 2 > uses:
+        return False  # "to climb", "they find"
+    # Also a verb, with no determiner: "treasure" is a noun; "walks", "hunted", "singing" read
+    # as verbs ("the robot wakes up").
+    return not word.endswith(("s", "ed", "ing"))
 
 
 def content_words(text: str) -> list[str]:
@@ -74,6 +104,7 @@ def key_terms(text: str, limit: int = 5) -> list[KeyTerm]:
     spelled: dict[str, str] = {}
     modifier: collections.Counter[str] = collections.Counter()
     determined: collections.Counter[str] = collections.Counter()
+    before_verb: collections.Counter[str] = collections.Counter()
     matches = list(_WORD.finditer(text))
     for i, match in enumerate(matches):
         word = match.group().strip("'-")
@@ -91,6 +122,8 @@ def key_terms(text: str, limit: int = 5) -> list[KeyTerm]:
         before = matches[i - 1].group().lower() if i > 0 else ""
         if before in _DETERMINERS and not text[matches[i - 1].end() : match.start()].strip():
             determined[low] += 1
+        elif before in _BEFORE_A_VERB:
+            before_verb[low] += 1
         first_seen.setdefault(low, match.start())
         at_start = bool(_SENTENCE_START.search(text[: match.start()]))
         if word[0].isupper() and not at_start:
@@ -108,13 +141,24 @@ def key_terms(text: str, limit: int = 5) -> list[KeyTerm]:
     for low, n in counts.items():
         # Never written in lower case and capitalised more than once: a name at sentence starts.
         capitalised_only = lowers[low] == 0 and n >= 2 and not low.endswith("ly")
-        is_name = (names[low] > 0 and names[low] >= lowers[low]) or capitalised_only
+        unknown_capital = (
+            lowers[low] == 0 and spelled[low][:1].isupper() and not parts_of_speech(low)
+        )
+        is_name = (
+            (names[low] > 0 and names[low] >= lowers[low]) or capitalised_only or unknown_capital
+        )
         weight = n + (1.5 if is_name else 0.0) + 0.5 * (1 - first_seen[low] / total)
         if low.endswith(("ly", "ing", "ed")) and not is_name:
             weight -= 0.5  # adverbs, gerunds and past tenses are rarely the subject
         weight += 0.3 * min(determined[low], 2) - 0.6 * (modifier[low] / n)
         display = spelled[low] if is_name else low
-        noun = is_name or determined[low] > modifier[low]  # "the city", not "a tall tower"
+        noun = is_name or _is_noun(
+            low,
+            determined=determined[low],
+            before_verb=before_verb[low],
+            modifier=modifier[low],
+            uses=n,
+        )
         terms.append(KeyTerm(display, weight, is_name, noun))
     terms.sort(key=lambda t: (-t.weight, first_seen[t.text.lower()]))
     return terms[:limit]

@@ -20,6 +20,7 @@ __all__ = [
     "fit_message",
     "is_degenerate",
     "join_broken_lines",
+    "mend_quote_case",
     "normalize_space",
     "split_message",
     "split_sentences",
@@ -231,8 +232,43 @@ def is_degenerate(text: str, *, min_distinct_ratio: float = 0.3) -> bool:
 
 
 def join_broken_lines(text: str) -> str:
-    """Join a single line break that falls inside a sentence ("the o, and the\nwhey")."""
-    return re.sub(r"(?<=[^\s.!?…\"'”’:)\]])[ \t]*\n(?!\n)[ \t]*", " ", text)
+    """Join a line or paragraph break that falls inside a sentence ("the o, and the\nwhey",
+    ``"You are\n\nthe first."``)."""
+    return re.sub(r"(?<=[^\s.!?…\"'”’:)\]])[ \t]*\n+[ \t]*(?=[^\s])", " ", text)
+
+
+SPEECH_VERBS = frozenset(
+    {"said", "says", "asked", "asks", "replied", "replies", "shouted", "shouts", "cried"}
+    | {"cries", "whispered", "whispers", "called", "calls", "exclaimed", "exclaims", "yelled"}
+    | {"yells", "answered", "answers", "added", "adds"}
+)
+QUOTE_FOLLOWERS = SPEECH_VERBS | frozenset(
+    {"she", "he", "they", "we", "it", "you", "the", "his", "her", "their", "my", "our", "its"}
+)
+"""Words that go on the sentence after a closing quotation mark (``"Hi," she said``)."""
+_AFTER_QUOTE = re.compile(r'([,!?])(["”]) ([A-Z][a-z]+)((?: [A-Za-z]+){0,3})')
+
+
+def mend_quote_case(text: str, lower_words: Iterable[str] = QUOTE_FOLLOWERS) -> str:
+    """Lower-case a capital that wrongly follows a closing quotation mark: ``"Hi," She said``
+    becomes ``"Hi," she said``; after ``!"`` or ``?"`` only when a speech verb follows, since
+    a new sentence may start there (``"Stop!" The dog ran.`` stays). ``lower_words`` are the
+    words to mend (names never are)."""
+    lower = frozenset(w.lower() for w in lower_words)
+
+    def mend(match: re.Match[str]) -> str:
+        mark, quote, word, rest = match.groups()
+        said = word.lower() in SPEECH_VERBS or bool(
+            {w.lower() for w in rest.split()} & SPEECH_VERBS
+        )
+        if word.lower() in lower and (mark == "," or said):
+            word = word.lower()
+        return f"{mark}{quote} {word}{rest}"
+
+    return _AFTER_QUOTE.sub(mend, text)
+
+
+_THE_END = re.compile(r"\s*\bThe end[.!]*\s*$", re.IGNORECASE)
 
 
 def balance_quotes(text: str) -> str:
@@ -302,7 +338,7 @@ def clean_continuation(
     (falling back to the last whole word plus "…" when no sentence ended), closes an open quote,
     starts with a capital letter (unless ``capitalize`` is False) and fits ``limit``.
     """
-    text = _unframed(raw, prompt, player_names, own_labels, allow_player_voice)
+    text = _THE_END.sub("", _unframed(raw, prompt, player_names, own_labels, allow_player_voice))
     sentence = trim_to_sentence(text)
     if sentence:
         text = sentence
@@ -362,4 +398,4 @@ def _unframed(
         text = strip_speaker_tags(text, (), own_labels=labels, any_label=False)
     else:
         text = strip_speaker_tags(text, list(player_names), own_labels=labels)
-    return join_broken_lines(cut_repetition(text))
+    return mend_quote_case(join_broken_lines(cut_repetition(text)))

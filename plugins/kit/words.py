@@ -1,4 +1,5 @@
-"""Real words, content words and relevance, by the CMU pronouncing dictionary.
+"""Real words, content words, parts of speech and relevance, by the CMU pronouncing dictionary
+and lemminflect's English word lists.
 
 A *made-up* word is an alphabetic word the dictionary does not know and that the prompt did not
 use either (names and invented places the players wrote are fine). Content words are the words
@@ -14,10 +15,13 @@ from collections.abc import Iterable
 import pronouncing
 
 __all__ = [
+    "SHORT_WORDS",
     "STOP_WORDS",
     "content_words",
     "is_dictionary_word",
+    "load_lexicons",
     "made_up_words",
+    "parts_of_speech",
     "shared_content",
     "words",
 ]
@@ -212,29 +216,130 @@ def _cmu() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=65536)
-def is_dictionary_word(word: str) -> bool:
+def parts_of_speech(word: str) -> frozenset[str]:
+    """The parts of speech an English lexicon gives ``word`` (``NOUN``, ``VERB``, ``ADJ``,
+    ``ADV``, ...; by lemminflect's word lists); empty for words it does not know, names
+    mostly."""
+    import lemminflect
+
+    return frozenset(lemminflect.getAllLemmas(word.lower().replace("’", "'")))
+
+
+def load_lexicons() -> None:
+    """Load the dictionary and the part-of-speech lists now (a second or two, once per
+    process). Plugins call it from ``setup`` on a worker thread, so the first message that
+    needs them does not stall the event loop."""
+    _cmu()
+    parts_of_speech("story")
+
+
+SHORT_WORDS = frozenset(
+    [
+        "ok",
+        "okay",
+        "hi",
+        "oh",
+        "hey",
+        "bye",
+        "ow",
+        "ouch",
+        "yay",
+        "yum",
+        "meow",
+        "woof",
+        "yuck",
+        "uh",
+        "yeah",
+        "ha",
+        "ah",
+        "aha",
+        "wow",
+        "oops",
+        "huh",
+        "hmm",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "tv",
+        "onto",
+        "one",
+        "two",
+        "four",
+        "five",
+        "six",
+        "nine",
+        "ten",
+        "mom",
+        "dad",
+        "mum",
+        "zoo",
+    ]
+)
+"""Short words the part-of-speech lists lack (interjections, numbers, titles)."""
+
+
+def _common(word: str) -> bool:
+    """A dictionary word that is more than a stray abbreviation: long, a function word, or one
+    the part-of-speech lists know (the CMU dictionary also holds "har", "st", "wa")."""
+    return (
+        len(word) >= 5
+        or "'" in word
+        or word in STOP_WORDS
+        or word in SHORT_WORDS
+        or bool(parts_of_speech(word))
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def is_dictionary_word(word: str, *, name: bool = False) -> bool:
     """True when the CMU dictionary knows ``word`` (case-insensitive; ``'s`` and ``s'`` endings
-    are taken off; a hyphenated word is known when each part is)."""
+    are taken off; a hyphenated word is known when each part is) and, for a short word, it is
+    a word in use rather than an abbreviation, unless it is a ``name`` (a capital in the
+    middle of a sentence: "Ben", "Tim")."""
     w = word.lower().replace("’", "'").strip("'")
     if not w:
         return False
     if "-" in w:
-        return all(is_dictionary_word(part) for part in w.split("-") if part)
+        return all(is_dictionary_word(part, name=name) for part in w.split("-") if part)
     cmu = _cmu()
-    if w in cmu:
-        return True
-    return any(w.endswith(suffix) and w[: -len(suffix)] in cmu for suffix in ("'s", "s'", "'"))
+    for suffix in ("", "'s", "s'", "'"):
+        base = w[: -len(suffix)] if suffix else w
+        if (not suffix or w.endswith(suffix)) and base in cmu:
+            return name or _common(base)
+    return False
+
+
+_SENTENCE_START = re.compile(r"(?:^|[.!?…]['\"”’)]*\s+|\n\s*)['\"“‘(]*$")
+_TITLES = ("Mr. ", "Mrs. ", "Ms. ", "Dr. ", "St. ")
 
 
 def made_up_words(text: str, known: Iterable[str] = ()) -> list[str]:
     """Words of ``text`` that are neither in the dictionary nor among ``known`` (e.g. the
-    prompt's words), in order of appearance."""
+    prompt's words), in order of appearance. A capitalised word inside a sentence, or one that
+    opens a sentence as its subject ("Ben said"), is a name: the dictionary's names are real
+    words, invented ones ("Larkkoni") are not."""
     allowed = {w.lower() for w in known}
-    return [
-        w
-        for w in words(text)
-        if w.lower() not in allowed and not is_dictionary_word(w) and len(w) > 1
-    ]
+    matches = list(_WORD.finditer(text))
+    names: set[str] = set()
+    for i, match in enumerate(matches):
+        w = match.group()
+        if not w[0].isupper():
+            continue
+        before = text[: match.start()]
+        opens = bool(_SENTENCE_START.search(before[-8:])) and not before.endswith(_TITLES)
+        after = matches[i + 1].group().lower() if i + 1 < len(matches) else ""
+        if not opens or parts_of_speech(after) & {"VERB", "AUX"}:
+            names.add(w.lower())
+    found = []
+    for match in matches:
+        w = match.group().replace("’", "'")
+        low = w.lower()
+        if len(w) <= 1 or low in allowed:
+            continue
+        if not is_dictionary_word(w, name=low in names):
+            found.append(w)
+    return found
 
 
 def _stem(word: str) -> str:

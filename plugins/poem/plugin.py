@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Annotated, ClassVar, Literal
@@ -10,7 +11,7 @@ from bot.errors import Blocked, UsageError
 from bot.generation.types import GenerationRequest
 from bot.plugin import Call, Cooldown, Param, Plugin, PluginContext, command
 from bot.types import Permission, Reply
-from plugins.kit import presets
+from plugins.kit import presets, words
 from plugins.kit.keywords import key_terms
 from plugins.kit.textcraft import fit_message, normalize_space
 from plugins.poem.composer import ComposedPoem, ComposerSettings, Generate, PoemComposer
@@ -41,6 +42,7 @@ class PoemPlugin(Plugin):
         self.settings = context.settings_as(PoemSettings)
 
     async def setup(self) -> None:
+        await asyncio.to_thread(words.load_lexicons)
         presets.register(self.context.store.settings, self.name)
 
     @command(

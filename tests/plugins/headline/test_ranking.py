@@ -156,3 +156,11 @@ def test_headlines_from_the_models_clause() -> None:
     assert headline_from_clause("Spark", "oly went home") is None  # glued to the subject
     assert headline_from_clause("Spark", " was") is None  # not a clause of its own
     assert headline_from_clause("Spark", ' said "hi"') is None
+    # Not a clause: no verb after the subject ("the singer thing the old man had given").
+    assert headline_from_clause("the singer", " thing the old man had given") is None
+    # Endings that need more after them are trimmed, or the clause is dropped.
+    assert headline_from_clause("the rabbit", " was happy that everyone knew about") is None
+    assert headline_from_clause("the plants", " were no longer") is None
+    assert headline_from_clause("the dragon", " finally found his way home") == (
+        "How the Dragon Finally Found His Way Home"
+    )

@@ -116,4 +116,21 @@ def test_balance_quotes() -> None:
 def test_join_broken_lines_keeps_paragraphs_and_sentence_breaks() -> None:
     assert tc.join_broken_lines("the o, and the\nwhey. Then") == "the o, and the whey. Then"
     assert tc.join_broken_lines("It ended.\nA new day.") == "It ended.\nA new day."
-    assert tc.join_broken_lines("One.\n\nTwo and\n\nthree") == "One.\n\nTwo and\n\nthree"
+    # A paragraph break inside a sentence is the model's slip, not a paragraph.
+    assert tc.join_broken_lines("One.\n\nTwo and\n\nthree") == "One.\n\nTwo and three"
+    assert tc.join_broken_lines('"You are\n\nthe first."\n\nThen') == '"You are the first."\n\nThen'
+
+
+def test_mend_quote_case_lowers_what_goes_on_the_sentence() -> None:
+    assert tc.mend_quote_case('"Hi," She said.') == '"Hi," she said.'
+    assert tc.mend_quote_case('"Run!" Said the robot.') == '"Run!" said the robot.'
+    assert tc.mend_quote_case('"Where?" He asked.') == '"Where?" he asked.'
+    assert tc.mend_quote_case('"Hi," Lily said.') == '"Hi," Lily said.'  # names stay
+    assert tc.mend_quote_case('"Stop!" The dog ran.') == '"Stop!" The dog ran.'  # new sentence
+    assert tc.mend_quote_case('"Hi," Anna said.', ["anna"]) == '"Hi," anna said.'
+
+
+def test_clean_continuation_leaves_the_story_open() -> None:
+    text = tc.clean_continuation('They went home. "Bye," Said mom.\n\nThe end.')
+    assert text == 'They went home. "Bye," said mom.'
+    assert tc.clean_continuation("The end of the road was near.") == "The end of the road was near."
