@@ -7,9 +7,13 @@ measures what the writing-quality issue asks for:
 stories (one reply = one storyteller continuation, after player turns)
   - ``made_up_rate``: replies with at least one word neither in the CMU dictionary nor written by
     the players (names they used are fine);
-  - ``relevance`` / ``relevance_shuffled`` / ``relevance_ratio``: replies sharing a content word
-    with their own channel's premise and turns, against the same replies paired with another
-    channel's (chance);
+  - ``mentions`` / ``mentions_shuffled`` / ``mentions_ratio``: replies that mention one of the
+    things their own channel's premise and last turns are about (a key noun or name of that
+    context, ``plugins.kit.keywords.key_terms``), against the same replies paired with every
+    other channel's context (chance: the mean over the other channels);
+  - ``relevance`` / ``relevance_shuffled`` / ``relevance_ratio``: the looser measure, replies
+    sharing any content word (verbs and adjectives too) with their own channel's premise and
+    turns, against the other channels' (chance);
   - ``degenerate_rate``: empty, looping or "couldn't come up with anything" replies;
   - ``dangling_rate``: replies that stop mid-sentence;
   - ``copied_10gram_rate``: replies containing a 10-word sequence of the training corpus
@@ -41,7 +45,7 @@ import logging
 import re
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +81,54 @@ STORIES: dict[str, list[tuple[str, str, str, str]]] = {
             "A robot wakes up alone on a quiet spaceship",
             "The robot walked down the dark hall.",
             "A red light was blinking on the wall.",
+        ),
+        (
+            "horror",
+            "A girl hears scratching inside the walls of her new bedroom",
+            "Emma put her ear against the cold wall.",
+            "The scratching stopped, and then something knocked three times.",
+        ),
+        (
+            "sports",
+            "The smallest player on a football team gets a chance to play in the final",
+            "Jack tied his boots and ran onto the muddy field.",
+            "The coach shouted his name from the side.",
+        ),
+        (
+            "farm",
+            "A goat on a farm wants to climb the tallest hill",
+            "The goat looked up at the hill every morning.",
+            "One day the farmer left the gate open.",
+        ),
+        (
+            "city",
+            "A boy and his grandmother get lost on the underground train",
+            "The doors closed before Grandma could get off.",
+            "Sam held her hand and read the map on the wall.",
+        ),
+        (
+            "fantasy",
+            "A wizard's apprentice breaks the magic staff",
+            "The staff cracked in two when Leo dropped it.",
+            "Blue smoke filled the tower room.",
+        ),
+        (
+            "jungle",
+            "A monkey steals the explorer's hat and will not give it back",
+            "The monkey jumped from branch to branch with the hat.",
+            "The explorer climbed after it.",
+        ),
+        (
+            "friendship",
+            "Two best friends have a fight before the school play",
+            "Mia would not look at Rosa in the hall.",
+            "Their teacher asked them to paint the stage together.",
+        ),
+        (
+            "space",
+            "An astronaut finds a flower growing on Mars",
+            "The astronaut knelt down next to the tiny red flower.",
+            "She called the base on her radio.",
         ),
     ],
     "test": [
@@ -155,7 +207,16 @@ STORIES: dict[str, list[tuple[str, str, str, str]]] = {
     ],
 }
 POEM_TOPICS: dict[str, list[str]] = {
-    "dev": ["the sea", "a brave knight", "snow", "a robot"],
+    "dev": [
+        "the sea",
+        "a brave knight",
+        "snow",
+        "a robot",
+        "the stars",
+        "an old tree",
+        "a train",
+        "a sleepy bear",
+    ],
     "test": [
         "the moon",
         "a dragon",
@@ -177,6 +238,19 @@ NOTHING_MARK = "couldn't come up with anything"
 
 
 # ---------------------------------------------------------------- measures
+
+
+def topic_stems(context: str) -> set[str]:
+    """What ``context`` is about: the stems of its key nouns and names."""
+    from plugins.kit.keywords import key_terms
+    from plugins.kit.words import content_words
+
+    return {
+        stem
+        for term in key_terms(context, limit=8)
+        if term.noun or term.is_name
+        for stem in content_words(term.text)
+    }
 
 
 def _words(text: str) -> list[str]:
@@ -352,7 +426,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from plugins.kit.words import content_words, made_up_words
 
     stories = STORIES[args.split][: args.stories or None]
-    topics = POEM_TOPICS[args.split][: args.topics or None]
+    parts = {part.strip() for part in args.parts.split(",")}
+    topics = POEM_TOPICS[args.split][: args.topics or None] if "poems" in parts else []
     data_dir = Path(tempfile.mkdtemp(prefix="storyloom-quality-"))
     overrides: dict[str, Any] = {
         "data_dir": data_dir,
@@ -399,7 +474,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 poem_script.append(_line(f"q{j}", f"limerick{j}", f"/poem limerick {topic}"))
             poem_records = await run_jsonl(app, poem_script)
             progress.advance(task)
-            headline_script = [_line(f"h{i}", f"s{i}", "/headline") for i in range(len(stories))]
+            headline_script = [
+                _line(f"h{i}", f"s{i}", "/headline")
+                for i in range(len(stories) if "headlines" in parts else 0)
+            ]
             headline_records = await run_jsonl(app, headline_script)
             progress.advance(task)
     finally:
@@ -429,15 +507,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     def rel(text: str, context: str) -> bool:
         return bool(content_words(text) & content_words(context))
 
+    def mentions(text: str, context: str) -> bool:
+        return bool(content_words(text) & topic_stems(context))
+
+    def against_others(judge: Callable[[str, str], bool], r: dict[str, Any]) -> float:
+        others = [o for o in replies if o["channel"] != r["channel"] and o["k"] == r["k"]]
+        return sum(judge(r["text"], o["context"]) for o in others) / max(1, len(others))
+
     n = max(1, len(replies))
     made_up = [r for r in usable if made_up_words(r["text"], _words(r["known"]))]
     relevant = sum(rel(r["text"], r["context"]) for r in usable)
-    shuffled_total = 0
-    for r in usable:
-        others = [o for o in replies if o["channel"] != r["channel"] and o["k"] == r["k"]]
-        if others:
-            other = others[(r["channel"]) % len(others)]
-            shuffled_total += rel(r["text"], other["context"])
+    shuffled_total = sum(against_others(rel, r) for r in usable)
+    mentioned = sum(mentions(r["text"], r["context"]) for r in usable)
+    mentioned_by_chance = sum(against_others(mentions, r) for r in usable)
     degenerate = sum(
         NOTHING_MARK in r["text"] or not r["text"].strip() or is_degenerate(r["text"])
         for r in replies
@@ -459,9 +541,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "made_up_examples": sorted(
             {w for r in made_up for w in made_up_words(r["text"], _words(r["known"]))}
         )[:20],
+        "mentions": mentioned / n,
+        "mentions_shuffled": mentioned_by_chance / n,
+        "mentions_ratio": mentioned / max(1e-9, mentioned_by_chance),
         "relevance": relevant / n,
         "relevance_shuffled": shuffled_total / n,
-        "relevance_ratio": relevant / max(1, shuffled_total),
+        "relevance_ratio": relevant / max(1e-9, shuffled_total),
         "degenerate_rate": degenerate / n,
         "dangling_rate": sum(has_dangling_end(r["text"]) for r in usable) / n,
         "copied_10gram_rate": (
@@ -545,6 +630,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--config", type=Path, help="a settings file")
     p.add_argument(
         "--corpus", type=Path, default=Path("../shared/corpus"), help="for copied 10-grams"
+    )
+    p.add_argument(
+        "--parts",
+        default="stories,poems,headlines",
+        help="what to play besides the story games, comma-separated (poems, headlines)",
     )
     p.add_argument("--out", type=Path, default=Path("bench/results/quality.json"))
     p.add_argument("--transcript", type=Path, help="also write the transcript here")

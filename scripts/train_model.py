@@ -38,6 +38,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm import tqdm
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from plugins.kit.textcraft import mend_quote_case
+
 logger = logging.getLogger("train_model")
 
 EOT = "<|endoftext|>"
@@ -114,12 +116,6 @@ def corpus_documents(path: Path) -> list[str]:
 
 
 _MID_SENTENCE_WORD = re.compile(r"(?<=[a-z,;] )([A-Za-z]+)\b")
-_AFTER_QUOTE = re.compile(r'([,!?])(["”]) ([A-Z][a-z]+)((?: [A-Za-z]+){0,3})')
-SPEECH_VERBS = frozenset(
-    {"said", "says", "asked", "asks", "replied", "replies", "shouted", "shouts", "cried"}
-    | {"cries", "whispered", "whispers", "called", "calls", "exclaimed", "exclaims", "yelled"}
-    | {"yells", "answered", "answers", "added", "adds"}
-)
 
 
 def lowercase_words(docs: list[str], min_count: int = 5) -> frozenset[str]:
@@ -134,22 +130,6 @@ def lowercase_words(docs: list[str], min_count: int = 5) -> frozenset[str]:
     return frozenset(
         w for w, n in lower.items() if n >= min_count and n >= 9 * upper.get(w, 0) and w != "i"
     )
-
-
-def fix_quote_case(text: str, lower: frozenset[str]) -> str:
-    """Undo capitals that a case-restoring heuristic put after closing quotation marks:
-    ``"Hi," She said`` -> ``"Hi," she said``; after ``!"`` or ``?"`` only when a speech verb
-    follows (``"Stop!" Said Tom``), since a new sentence may start there."""
-
-    def mend(match: re.Match[str]) -> str:
-        mark, quote, word, rest = match.groups()
-        follows = {w.lower() for w in rest.split()}
-        speech = word.lower() in SPEECH_VERBS or bool(follows & SPEECH_VERBS)
-        if word.lower() in lower and (mark == "," or speech):
-            word = word.lower()
-        return f"{mark}{quote} {word}{rest}"
-
-    return _AFTER_QUOTE.sub(mend, text)
 
 
 def load_corpus(
@@ -167,7 +147,7 @@ def load_corpus(
     for path in files:
         docs = corpus_documents(path)
         lower = lowercase_words(docs)
-        docs = [fix_quote_case(doc, lower) for doc in docs]
+        docs = [mend_quote_case(doc, lower) for doc in docs]
         if max_docs:
             docs = docs[:max_docs]
         train, val, test = split_documents(docs, holdout_docs, seed)

@@ -9,6 +9,7 @@
 # validation bits/byte beat the bundled model's (training_metrics.json has both splits).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the script imports plugins.kit
 CORPUS="${CORPUS:-../shared/corpus}"
 OUT="${OUT:-runs/gpu_export}"
 MINUTES="${MINUTES:-8}"

@@ -13,10 +13,12 @@ turns (:mod:`.turns`); its commands come in three groups (:mod:`.commands`).
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
 from bot.plugin import Call, trigger
 from bot.types import Incoming
+from plugins.kit import words
 from plugins.story.commands.lifecycle import LifecycleCommands
 from plugins.story.commands.play import PlayCommands
 from plugins.story.commands.steering import SteeringCommands
@@ -33,6 +35,7 @@ class StoryPlugin(LifecycleCommands, PlayCommands, SteeringCommands):
     description: ClassVar[str] = "Write stories together: take turns, vote, retry, undo, export."
 
     async def setup(self) -> None:
+        await asyncio.to_thread(words.load_lexicons)
         c = self.config
         self.context.store.settings.register_defaults(
             SETTINGS_NAMESPACE,

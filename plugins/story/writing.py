@@ -17,6 +17,7 @@ from bot.plugin import Call
 from bot.records import PromptPartKind, Story
 from bot.types import ChannelRef, SentMessage
 from plugins.kit import textcraft
+from plugins.kit.keywords import key_terms
 from plugins.kit.rerank import Candidate, rank
 from plugins.kit.words import words
 from plugins.story.config import sampling_params
@@ -38,6 +39,7 @@ from plugins.story.session import Sessions
 log = logging.getLogger(__name__)
 
 RECAP_CHARS = 900
+FAVOURED_TERMS = 8
 
 
 class StoryWriting:
@@ -139,6 +141,17 @@ class StoryWriting:
             prompt=prompt, text=base_continuation(head, text, separator=sep), context=context
         )
 
+    def favouring(self, params: SamplingParams, story: Story, built: BuiltPrompt) -> SamplingParams:
+        """``params`` nudged toward the story's key names and things (base models only)."""
+        favour = self._env.config.favour
+        if not favour or self._env.context.model.is_chat_model:
+            return params
+        recent = [p.text for p in built.context.parts if p.kind is PromptPartKind.TURN][-3:]
+        about = "\n".join([story.premise, story.memory, *recent])
+        terms = [t.text for t in key_terms(about, limit=4 * FAVOURED_TERMS) if t.noun]
+        terms = terms[:FAVOURED_TERMS]
+        return params.replace(favoured_words=tuple(terms), favour=favour) if terms else params
+
     def cleaner(
         self, story: Story, state: GameState, built: BuiltPrompt, limit: int
     ) -> tuple[Callable[[str], str], Callable[[str], str]]:
@@ -190,6 +203,7 @@ class StoryWriting:
         built = await self.build_prompt(
             story, state, max_new_tokens=params.max_new_tokens, exclude_turn_id=exclude_turn_id
         )
+        params = self.favouring(params, story, built)
         clean, partial = self.cleaner(story, state, built, MESSAGE_ROOM)
         if config.best_of > 1:
             async with call.typing():
@@ -212,6 +226,7 @@ class StoryWriting:
         one message); failures are logged and left out, unless nothing else came out."""
         params = await self.sampling(call.channel, state)
         built = await self.build_prompt(story, state, max_new_tokens=params.max_new_tokens)
+        params = self.favouring(params, story, built)
         clean, _ = self.cleaner(story, state, built, (MESSAGE_ROOM - 200) // count)
         async with call.typing():
             results = await self._complete_many(call, built, params, clean, count)

@@ -74,7 +74,11 @@ def transformers_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine: do not leave it running
+            process.kill()
+            process.wait()
         if process.stderr is not None:
             process.stderr.close()
 

@@ -23,7 +23,7 @@ from bot.app import App
 from bot.generation.types import StreamChunk
 from tests.conftest import AppFactory
 
-WAIT_S = 60.0
+WAIT_S = 120.0  # an upper bound: a loaded 2-core machine can take a minute to start the app
 """Upper bound for any one wait on a loaded 2-core machine; waits end as soon as they can."""
 
 STREAMING_STORY = {"story": {"best_of": 1, "stream": True}}

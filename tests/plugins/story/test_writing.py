@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 import plugins.story.writing as story_writing
 from plugins.kit.rerank import Ranked
+from tests.conftest import recorded_requests
 from tests.plugins.story.conftest import GameFactory, final_texts, transcript
 from tests.plugins.story.helpers import active_story, by_reply
 
@@ -47,3 +49,34 @@ async def test_the_best_candidate_is_posted_and_the_rest_become_versions(
     assert versions[0].selected and not any(v.selected for v in versions[1:])
     records = await game.play(game.line("Bob", "/story swipe 2"))
     assert distinct[1] in records[-1]["text"]
+
+
+async def test_continuations_favour_this_channels_names_and_things(make_game: GameFactory) -> None:
+    """With ``favour`` on, the request lifts the nouns and names of this channel's story (its
+    premise and last turns), never another channel's."""
+    game = await make_game(best_of=2, max_new_tokens=16, favour=1.5)
+    other = dataclasses.replace(game, channel="elsewhere")
+    await other.play(other.line("Cy", "/story start A pirate looks for buried gold"))
+    with recorded_requests(game.app) as seen:
+        await game.play(
+            game.line("Alice", "/story start A lighthouse keeper finds a strange map"),
+            game.line("Alice", "/story add Marta climbed the stairs with her lantern."),
+            game.line("Alice", "/story continue"),
+        )
+    assert len(seen) == 2
+    for request in seen:
+        favoured = {w.lower() for w in request.params.favoured_words}
+        assert request.params.favour == 1.5
+        assert {"keeper", "map", "lantern", "marta"} <= favoured, favoured
+        assert not favoured & {"pirate", "gold"}
+        assert not favoured & {"strange", "climbed", "finds"}  # not things, not names
+
+
+async def test_favour_off_sends_no_favoured_words(make_game: GameFactory) -> None:
+    game = await make_game(best_of=1, max_new_tokens=12, favour=0.0)
+    with recorded_requests(game.app) as seen:
+        await game.play(
+            game.line("Alice", "/story start A lighthouse keeper finds a strange map"),
+            game.line("Alice", "/story continue"),
+        )
+    assert seen and all(r.params.favour == 0 and not r.params.favoured_words for r in seen)
