@@ -1,11 +1,16 @@
-"""Turning typed text (``/story start mode=vote A dark forest``) into a command's typed arguments."""
+"""Turning typed text (``/story start mode=vote A dark forest``) into a command's typed arguments.
+
+File parameters (:class:`~bot.types.Upload`) cannot be typed: slash commands give them as options,
+and a typed command's file parameters take the message's attachments in order.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from bot.errors import UsageError
 from bot.plugin import CommandSpec, ParamSpec
+from bot.types import Upload
 
 _TRUE = {"yes", "y", "true", "on", "1"}
 _FALSE = {"no", "n", "false", "off", "0"}
@@ -43,6 +48,10 @@ def convert(spec: CommandSpec, param: ParamSpec, value: object) -> object:
 
 
 def _convert_type(param: ParamSpec, value: object) -> object:
+    if param.type is Upload:
+        if not isinstance(value, Upload):
+            raise TypeError(value)
+        return value
     if param.type is bool:
         if isinstance(value, bool):
             return value
@@ -76,19 +85,26 @@ def _show(value: object) -> str:
     return f"`{text[:20]}…`" if len(text) > 20 else f"`{text}`"
 
 
-def bind_options(spec: CommandSpec, options: Mapping[str, object]) -> dict[str, object]:
-    """Bind structured options (slash commands) to the command's parameters."""
+def bind_options(
+    spec: CommandSpec, options: Mapping[str, object], attachments: Sequence[Upload] = ()
+) -> dict[str, object]:
+    """Bind structured options (slash commands) to the command's parameters; file parameters
+    not given as options take ``attachments``."""
     unknown = set(options) - {p.name for p in spec.params}
     if unknown:
         raise UsageError(f"Unknown option `{sorted(unknown)[0]}`.", usage=spec.usage)
-    return _finish(spec, {k: convert(spec, _param(spec, k), v) for k, v in options.items()})
+    values = {k: convert(spec, _param(spec, k), v) for k, v in options.items()}
+    return _finish(spec, _attach(spec, values, attachments))
 
 
-def parse_text(spec: CommandSpec, text: str) -> dict[str, object]:
+def parse_text(
+    spec: CommandSpec, text: str, attachments: Sequence[Upload] = ()
+) -> dict[str, object]:
     """Parse the text after a command name: positional words, ``name=value`` options, and a
-    final ``rest`` parameter that takes the remainder of the line verbatim."""
-    values: dict[str, object] = {}
-    params = list(spec.params)
+    final ``rest`` parameter that takes the remainder of the line verbatim. File parameters
+    take ``attachments`` (the message's files) in order."""
+    values: dict[str, object] = _attach(spec, {}, attachments)
+    params = [p for p in spec.params if p.type is not Upload]
     remaining = text.strip()
     while remaining:
         head, _, tail = remaining.partition(" ")
@@ -135,6 +151,22 @@ def _take_value(raw: str, tail: str, rest: bool) -> tuple[str, str]:
 
 def _param(spec: CommandSpec, name: str) -> ParamSpec:
     return next(p for p in spec.params if p.name == name)
+
+
+def _attach(
+    spec: CommandSpec, values: dict[str, object], attachments: Sequence[Upload]
+) -> dict[str, object]:
+    """``values`` with the command's file parameters that have none filled from
+    ``attachments`` in order. A command without file parameters ignores attachments (a picture
+    sent with a turn); one with them refuses more files than it takes."""
+    declared = [p for p in spec.params if p.type is Upload]
+    files = [p for p in declared if p.name not in values]
+    if declared and len(attachments) > len(files):
+        raise UsageError(
+            f"`/{spec.path}` takes {len(declared)} file(s); {len(attachments)} were attached.",
+            usage=spec.usage,
+        )
+    return {**values, **{p.name: f for p, f in zip(files, attachments, strict=False)}}
 
 
 def _finish(spec: CommandSpec, values: dict[str, object]) -> dict[str, object]:

@@ -39,6 +39,24 @@ class UsageError(UserFacingError):
         self.usage = usage
 
 
+class UploadTooLarge(UsageError):
+    """An attached file is over the limit of the command that reads it (sizes in bytes)."""
+
+    def __init__(self, filename: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"`{filename}` is too large ({_megabytes(size)}); the limit is {_megabytes(limit)}."
+        )
+        self.filename = filename
+        self.size = size
+        self.limit = limit
+
+
+def _megabytes(size: int) -> str:
+    if size >= 100_000:
+        return f"{size / 1_000_000:.1f} MB"
+    return f"{size / 1000:.1f} kB" if size >= 1000 else f"{size} bytes"
+
+
 class UnknownCommand(UsageError):
     """No plugin declares the command that was typed."""
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import inspect
 import random
@@ -46,7 +47,16 @@ import pydantic
 
 from bot.errors import ConfigError, PluginLoadError
 from bot.ports import ModelFacts, PluginStore, Writer
-from bot.types import Author, Button, ChannelRef, Incoming, Permission, Reply, SentMessage
+from bot.types import (
+    Author,
+    Button,
+    ChannelRef,
+    Incoming,
+    Permission,
+    Reply,
+    SentMessage,
+    Upload,
+)
 
 if TYPE_CHECKING:
     from bot.generation.types import GenerationRequest
@@ -66,7 +76,7 @@ __all__ = [
 
 SettingsT = typing.TypeVar("SettingsT", bound=pydantic.BaseModel)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_SCALARS: tuple[type, ...] = (str, int, float, bool)
+_SCALARS: tuple[type, ...] = (str, int, float, bool, Upload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +114,13 @@ class ParamSpec:
 
     @property
     def type_name(self) -> str:
-        return {str: "text", int: "whole number", float: "number", bool: "yes/no"}.get(
-            self.type, self.type.__name__
-        )
+        return {
+            str: "text",
+            int: "whole number",
+            float: "number",
+            bool: "yes/no",
+            Upload: "file",
+        }.get(self.type, self.type.__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +268,16 @@ class ReplySink(Protocol):
     def typing(self) -> typing.AsyncContextManager[None]: ...
 
 
+@typing.runtime_checkable
+class ThreadSink(Protocol):
+    """A :class:`ReplySink` that can open a thread (the router's, over a Discord responder)."""
+
+    async def open_thread(self, name: str) -> tuple[ChannelRef, ReplySink] | str: ...
+
+
+NO_THREADS = "This chat has no threads, so it happens right here."
+
+
 @dataclass(slots=True)
 class PluginContext:
     """All a plugin may use. Built by the app, one per plugin. Each service is a narrow port
@@ -348,6 +372,24 @@ class Call:
             message = await self._sink.send(reply)
         self.sent.append(message)
         return message
+
+    async def open_thread(self, name: str) -> Call | str:
+        """Open a public thread named ``name`` (Discord) and return a call that answers in it,
+        with the thread as its channel; or a sentence saying why there is none (no threads on
+        this platform, a direct message, already in a thread), for the plugin to go on here.
+
+        Raises :class:`~bot.errors.UserFacingError` when the bot lacks the permission to open
+        one (the message says which to grant).
+        """
+        sink = self._sink
+        if not isinstance(sink, ThreadSink):
+            return NO_THREADS
+        opened = await sink.open_thread(name)
+        if isinstance(opened, str):
+            return opened
+        channel, thread_sink = opened
+        incoming = dataclasses.replace(self.incoming, channel=channel)
+        return Call(incoming, self.context, thread_sink, stream_interval_s=self._stream_interval_s)
 
     async def notice(self, text: str) -> SentMessage:
         """Tell only the author (ephemeral where the platform supports it)."""
@@ -659,7 +701,7 @@ def _param_spec(plugin: str, attr: str, p: inspect.Parameter, hint: Any) -> Para
     if hint not in _SCALARS:
         raise PluginLoadError(
             f"{plugin}.{attr}: parameter {p.name!r} has unsupported type {hint!r} "
-            "(use str, int, float, bool, Literal[...] or an Enum)"
+            "(use str, int, float, bool, Upload, Literal[...] or an Enum)"
         )
     required = p.default is inspect.Parameter.empty
     if required and optional_none:

@@ -9,7 +9,7 @@ from them to here, never from the plugin API to them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -329,6 +329,18 @@ class PluginStore(Protocol):
         """The whole story as Markdown (``md``) or JSON (``json``), with authors."""
         ...
 
-    async def import_story(self, data: str, channel: ChannelRef, by: Author) -> Story:
-        """A new running story in ``channel`` from an exported JSON document."""
+    async def import_story(
+        self,
+        data: str,
+        channel: ChannelRef,
+        by: Author,
+        *,
+        fmt: str = "json",
+        narrator: Author | None = None,
+        screen: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> Story:
+        """A new running story in ``channel`` from an exported JSON or Markdown (``fmt="md"``)
+        document, all or nothing; raises UsageError saying what is wrong with a bad one.
+        Markdown names people but has no ids: the storyteller's turns take ``narrator``.
+        ``screen`` sees every text first; one it refuses raises Blocked (nothing is stored)."""
         ...

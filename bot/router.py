@@ -30,11 +30,19 @@ from bot.errors import (
 from bot.moderation.mentions import sanitize_output
 from bot.moderation.types import Direction, ModerationContext, Verdict
 from bot.observability.scope import event_scope, name_handler
-from bot.plugin import Call, CommandSpec, PluginContext
+from bot.plugin import NO_THREADS, Call, CommandSpec, PluginContext
 from bot.ports import CheckedText
 from bot.ratelimit import Limit, RateLimiter
 from bot.registry import PluginRegistry
-from bot.types import ChannelRef, Incoming, IncomingKind, Reply, Responder, SentMessage
+from bot.types import (
+    ChannelRef,
+    Incoming,
+    IncomingKind,
+    Reply,
+    Responder,
+    SentMessage,
+    ThreadOpener,
+)
 
 if TYPE_CHECKING:
     from bot.observability.metrics import BotMetrics
@@ -174,6 +182,21 @@ class ModeratedSink:
     def typing(self) -> AbstractAsyncContextManager[None]:
         return self._responder.typing()
 
+    async def open_thread(self, name: str) -> tuple[ChannelRef, ModeratedSink] | str:
+        """A thread and a sink that posts in it, moderated for the thread (see
+        :class:`~bot.types.ThreadOpener`); the sentence from the plugin API when the platform
+        has no threads."""
+        if not isinstance(self._responder, ThreadOpener):
+            return NO_THREADS
+        opened = await self._responder.open_thread(sanitize_output(name))
+        if isinstance(opened, str):
+            return opened
+        channel, responder = opened
+        ctx = dataclasses.replace(
+            self._ctx, guild_id=channel.guild_id, channel_id=channel.channel_id, nsfw=channel.nsfw
+        )
+        return channel, ModeratedSink(responder, self._moderator, ctx, filtered=self._filtered)
+
 
 class Router:
     """Routes events to plugins. One per process, shared by every adapter."""
@@ -282,7 +305,10 @@ class Router:
                 raise self._unknown(incoming.command)
             spec = found[0]
             await self._run_command(
-                spec, incoming, sink, lambda: arguments.bind_options(spec, incoming.options)
+                spec,
+                incoming,
+                sink,
+                lambda: arguments.bind_options(spec, incoming.options, incoming.attachments),
             )
             return
         line = self._command_line(incoming)
@@ -293,7 +319,9 @@ class Router:
             if found is None:
                 raise self._unknown(line.split()[0])
             spec, rest = found
-            await self._run_command(spec, incoming, sink, lambda: arguments.parse_text(spec, rest))
+            await self._run_command(
+                spec, incoming, sink, lambda: arguments.parse_text(spec, rest, incoming.attachments)
+            )
             return
         await self._run_triggers(incoming, sink)
 

@@ -8,11 +8,13 @@ here is a frozen dataclass: values cross threads and tasks safely and never chan
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
+
+from bot.errors import UploadTooLarge
 
 
 class Permission(enum.StrEnum):
@@ -60,6 +62,49 @@ class ChannelRef:
         return f"{self.guild_id or '-'}:{self.channel_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file a user attached to a message or gave a command's file parameter (the incoming
+    side; replies carry :class:`Attachment`).
+
+    ``size`` is what the platform says before anything is downloaded; the bytes are fetched
+    only when a plugin awaits :meth:`read` (Discord keeps them on its CDN), so a file nobody
+    reads costs nothing and one over the limit is refused without downloading it.
+    """
+
+    filename: str
+    size: int
+    fetch: Callable[[int], Awaitable[bytes]] = field(repr=False, compare=False)
+    """Adapters' download: ``fetch(limit)`` returns the bytes (at most ``limit + 1`` of them
+    where the adapter can stop early). Plugins call :meth:`read` instead."""
+    content_type: str = ""
+
+    @classmethod
+    def of_bytes(cls, filename: str, data: bytes, content_type: str = "") -> Upload:
+        """An upload whose bytes are already here (console, tests)."""
+
+        async def fetch(limit: int) -> bytes:
+            return data[: limit + 1]
+
+        return cls(filename=filename, size=len(data), fetch=fetch, content_type=content_type)
+
+    @property
+    def extension(self) -> str:
+        """The lower-case file extension without the dot (``"json"``), or ``""``."""
+        stem, dot, ext = self.filename.rpartition(".")
+        return ext.lower() if dot and stem else ""
+
+    async def read(self, max_bytes: int) -> bytes:
+        """The file's bytes; raises :class:`UploadTooLarge` when the platform's size or the
+        bytes actually received are over ``max_bytes`` (checked before and after fetching)."""
+        if self.size > max_bytes:
+            raise UploadTooLarge(self.filename, self.size, max_bytes)
+        data = await self.fetch(max_bytes)
+        if len(data) > max_bytes:
+            raise UploadTooLarge(self.filename, len(data), max_bytes)
+        return data
+
+
 class IncomingKind(enum.StrEnum):
     MESSAGE = "message"
     """A plain chat message; may be a prefix command or match a trigger."""
@@ -91,6 +136,8 @@ class Incoming:
     reply_to: str | None = None
     """The id of the message this one replies to, if any."""
     created_at: datetime = field(default_factory=utcnow)
+    attachments: tuple[Upload, ...] = ()
+    """Files attached to the message (a command's file parameters get them in order)."""
 
 
 class ButtonStyle(enum.StrEnum):
@@ -159,4 +206,20 @@ class Responder(Protocol):
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         """Show a typing indicator while the block runs."""
+        ...
+
+
+@runtime_checkable
+class ThreadOpener(Protocol):
+    """A responder that can open a public thread for what follows (Discord). Adapters without
+    threads simply do not implement it."""
+
+    async def open_thread(self, name: str) -> tuple[ChannelRef, Responder] | str:
+        """Open a public thread named ``name`` from the event's message or channel.
+
+        Returns the thread and a responder that posts in it, or a sentence saying why no thread
+        can be opened here (a direct message, already a thread) for the caller to go on in
+        place. Raises :class:`~bot.errors.UserFacingError` when a thread could be opened but the
+        bot may not (a missing permission: the message says which and where to grant it).
+        """
         ...

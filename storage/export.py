@@ -1,16 +1,17 @@
-"""Story export (Markdown, JSON) and import of the JSON back (``storyloom export`` is
-:mod:`storage.export_command`)."""
+"""Story export (Markdown, JSON) and import of either back (``storyloom export`` is
+:mod:`storage.export_command`; the Markdown form is :mod:`storage.story_markdown`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import insert
 
-from bot.errors import StateError, UsageError
+from bot.errors import Blocked, StateError, UsageError
 from bot.records import Story, StoryStatus, TurnKind
 from bot.types import Author, ChannelRef
 from storage.engine import Database
@@ -18,6 +19,7 @@ from storage.models import lore_entries, stories, turns
 from storage.repositories import LoreRepository, TurnRepository
 from storage.repositories._base import now
 from storage.repositories.stories import story_from_row
+from storage.story_markdown import parse_markdown, render_markdown
 
 FORMAT_NAME = "storyloom.story"
 FORMAT_VERSION = 1
@@ -91,44 +93,6 @@ async def export_document(
     }
 
 
-def render_markdown(doc: dict[str, Any]) -> str:
-    """Markdown for an export document: header, premise, then the story with authors."""
-    story = doc["story"]
-    lines = [f"# {story['title'] or 'Untitled story'}", ""]
-    started = story["created_at"][:10]
-    lines += [f"*Started by {story['created_by_name']} on {started} · mode: {story['mode']}*", ""]
-    for heading, key in (
-        ("Premise", "premise"),
-        ("Memory", "memory"),
-        ("Author's note", "author_note"),
-    ):
-        if story[key].strip():
-            lines += [f"## {heading}", "", story[key].strip(), ""]
-    if doc["lore"]:
-        lines += ["## Lore", ""]
-        lines += [f"- **{', '.join(e['keys'])}**: {e['text'].strip()}" for e in doc["lore"]]
-        lines.append("")
-    lines += ["## Story", ""]
-    authors: dict[str, int] = {}
-    for turn in doc["turns"]:
-        text = turn["text"].strip()
-        if turn["kind"] == TurnKind.PLAYER.value:
-            lines += [f"**{turn['author_name']}:** {text}", ""]
-            authors[turn["author_name"]] = authors.get(turn["author_name"], 0) + 1
-        elif turn["kind"] == TurnKind.BOT.value:
-            lines += [text, ""]
-        else:
-            lines += [f"*{text}*", ""]
-    if authors:
-        lines += [
-            "---",
-            "",
-            "Written by " + ", ".join(sorted(authors)) + " and the storyteller.",
-            "",
-        ]
-    return "\n".join(lines)
-
-
 async def export_story(
     turn_repo: TurnRepository, lore_repo: LoreRepository, story: Story, fmt: str = "md"
 ) -> str:
@@ -141,12 +105,77 @@ async def export_story(
     raise UsageError(f"Unknown export format {fmt!r}; use md or json.")
 
 
-async def import_story(db: Database, data: str | bytes, channel: ChannelRef, by: Author) -> Story:
-    """Create a new active story in ``channel`` from an exported JSON document, atomically."""
+def parse_export(
+    data: str | bytes, fmt: str = "json", *, narrator: Author | None = None
+) -> _ExportIn:
+    """A validated export document from JSON or Markdown text; raises UsageError that says
+    what is wrong (not JSON, not a story export, a field that does not fit)."""
+    if fmt == "md":
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        doc = parse_markdown(
+            text,
+            narrator_id=narrator.id if narrator else "",
+            narrator_name=narrator.name if narrator else "",
+        )
+        try:
+            return _ExportIn.model_validate(doc)
+        except ValidationError as exc:
+            raise UsageError(f"That Markdown story does not fit: {_first_problem(exc)}.") from exc
+    if fmt != "json":
+        raise UsageError(f"Unknown import format {fmt!r}; use json or md.")
     try:
-        doc = _ExportIn.model_validate_json(data)
+        return _ExportIn.model_validate_json(data)
     except ValidationError as exc:
-        raise UsageError("That file is not a storyloom story export.") from exc
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise UsageError(
+                "That is not valid JSON. Use the file `/story export json` wrote, unchanged."
+            ) from exc
+        raise UsageError(
+            f"That JSON is not a storyloom story export ({_first_problem(exc)})."
+        ) from exc
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "the document"
+    return f"{where}: {error['msg'].lower()}"
+
+
+async def _screen(doc: _ExportIn, screen: Callable[[str], Awaitable[bool]]) -> None:
+    story = doc.story
+    parts = [
+        ("the title", story.title),
+        ("the premise", story.premise),
+        ("the memory", story.memory),
+        ("the author's note", story.author_note),
+        *((f"lore entry {i}", e.text) for i, e in enumerate(doc.lore, start=1)),
+        *((f"turn {i}", t.text) for i, t in enumerate(doc.turns, start=1)),
+    ]
+    for where, text in parts:
+        if text.strip() and not await screen(text):
+            raise Blocked(
+                f"The story was not imported: {where} tripped this server's content filter. "
+                "Nothing was saved."
+            )
+
+
+async def import_story(
+    db: Database,
+    data: str | bytes,
+    channel: ChannelRef,
+    by: Author,
+    *,
+    fmt: str = "json",
+    narrator: Author | None = None,
+    screen: Callable[[str], Awaitable[bool]] | None = None,
+) -> Story:
+    """Create a new active story in ``channel`` from an exported JSON or Markdown (``fmt="md"``)
+    document, atomically: all of it or nothing. Markdown carries names only; the storyteller's
+    turns take ``narrator``'s id and name. ``screen`` (the channel's content filters) sees every
+    text first; one it refuses raises Blocked and nothing is stored."""
+    doc = parse_export(data, fmt, narrator=narrator)
+    if screen is not None:
+        await _screen(doc, screen)
     stamp = now()
     async with db.write() as conn:
         try:

@@ -8,7 +8,7 @@ take the repositories they read and never import the store.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bot.records import DeletionReport, PromptContext, Story
 from bot.types import Author, ChannelRef
@@ -100,9 +100,20 @@ class Store:
         """The whole story as Markdown (``md``) or JSON (``json``), with authors."""
         return await export_story(self.turns, self.lore, story, fmt)
 
-    async def import_story(self, data: str, channel: ChannelRef, by: Author) -> Story:
-        """Create a new story in ``channel`` from an exported JSON document."""
-        return await import_story(self.db, data, channel, by)
+    async def import_story(
+        self,
+        data: str,
+        channel: ChannelRef,
+        by: Author,
+        *,
+        fmt: str = "json",
+        narrator: Author | None = None,
+        screen: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> Story:
+        """Create a new story in ``channel`` from an exported JSON or Markdown document."""
+        return await import_story(
+            self.db, data, channel, by, fmt=fmt, narrator=narrator, screen=screen
+        )
 
     async def delete_user_data(self, user_id: str) -> DeletionReport:
         """Remove or anonymise everything ``user_id`` wrote; see ``UserDataRepository``."""

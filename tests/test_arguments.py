@@ -9,6 +9,7 @@ import pytest
 from bot.arguments import bind_options, parse_text
 from bot.errors import UsageError
 from bot.plugin import Call, Param, Plugin, command
+from bot.types import Upload
 
 
 class Args(Plugin):
@@ -104,3 +105,44 @@ def test_structured_options_are_checked_too() -> None:
         bind_options(spec, {"count": True})
     with pytest.raises(UsageError, match="too long"):
         bind_options(SPECS["start"], {"premise": "x" * 100_000})
+
+
+class Files(Plugin):
+    name: ClassVar[str] = "files"
+
+    @command("load", description="Load.")
+    async def load(
+        self,
+        call: Call,
+        note: Annotated[str, Param("Note", rest=True)] = "",
+        file: Annotated[Upload | None, Param("The file")] = None,
+    ) -> None:
+        return None
+
+    @command("pair", description="Two files.")
+    async def pair(self, call: Call, first: Upload, second: Upload | None = None) -> None:
+        return None
+
+
+FILES = {c.path: c for c in Files.declarations().commands}
+
+
+def test_file_parameters_take_the_message_attachments() -> None:
+    tale, extra = Upload.of_bytes("tale.md", b"# Tale"), Upload.of_bytes("x.json", b"{}")
+    load, pair = FILES["load"], FILES["pair"]
+    assert [p.type_name for p in load.params] == ["text", "file"]
+    assert parse_text(load, "for later", [tale]) == {"note": "for later", "file": tale}
+    # A file cannot be typed: `file=...` is just text of the rest-of-line parameter.
+    assert parse_text(load, "file=tale.md") == {"note": "file=tale.md", "file": None}
+    assert parse_text(pair, "", [tale, extra]) == {"first": tale, "second": extra}
+    with pytest.raises(UsageError, match="`first` is missing"):
+        parse_text(pair, "")
+    with pytest.raises(UsageError, match="takes 1 file"):
+        parse_text(load, "", [tale, extra])
+    # A command without file parameters ignores attachments (a picture sent with a turn).
+    assert parse_text(SPECS["roll"], "2", [tale])["count"] == 2
+    # Slash options: a file given as an option, or the attachments when it is not.
+    assert bind_options(load, {"file": tale}) == {"note": "", "file": tale}
+    assert bind_options(load, {}, [tale]) == {"note": "", "file": tale}
+    with pytest.raises(UsageError, match="`file` must be a file"):
+        bind_options(load, {"file": "tale.md"})

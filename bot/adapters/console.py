@@ -3,10 +3,12 @@
 Two modes:
 
 * interactive (``storyloom play``): type messages and ``/commands``; ``/as NAME`` switches who is
-  speaking, ``/channel NAME`` which channel; streamed replies grow in place.
+  speaking, ``/channel NAME`` which channel, ``/attach PATH`` attaches a file to your next message
+  (``/story import``); streamed replies grow in place.
 * scripted (``storyloom play --jsonl``): JSON lines ``{"user", "channel", "text"}`` in (``user`` and
   ``channel`` optional; ``"action"`` presses a button by its id; ``"permissions"`` lists
-  ``manage_messages``/``manage_guild``; ``"nsfw"`` marks the channel), one JSON line per bot output
+  ``manage_messages``/``manage_guild``; ``"nsfw"`` marks the channel; ``"attachments"`` is a list
+  of files ``{"filename", "text"}`` or ``{"filename", "base64"}``), one JSON line per bot output
   out: ``{"channel", "reply_to", "kind": "message"|"edit"|"notice"|"error"|"mod-log", "id", "text"}``.
   Lines of one channel are handled in order; channels run concurrently. ``mod-log`` records are
   the summaries a server's mod-log channel gets (``/mod log here``); their ``reply_to`` is null.
@@ -21,6 +23,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.moderation.mentions import neutralize_mentions
@@ -32,6 +35,7 @@ from bot.types import (
     Permission,
     Reply,
     SentMessage,
+    Upload,
 )
 
 if TYPE_CHECKING:
@@ -42,7 +46,10 @@ log = logging.getLogger(__name__)
 CONSOLE_GUILD = "console"
 DEFAULT_CHANNEL = "main"
 DEFAULT_USER = "player"
-MAX_LINE_CHARS = 200_000
+MAX_LINE_CHARS = 8_000_000
+"""A script line may carry attached files, so lines are allowed to be long."""
+MAX_ATTACH_BYTES = 8_000_000
+"""The largest file ``/attach`` reads (commands set their own, smaller, limits)."""
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -91,6 +98,7 @@ def parse_line(raw: str, number: int) -> Incoming:
         raise ScriptError(
             f"line {number}: permissions may be {[p.value for p in Permission]}"
         ) from None
+    attachments = _attachments(data.get("attachments", []), number)
     author = Author(id=_user_id(user), name=user.strip()[:80], permissions=permissions)
     ref = ChannelRef(
         channel_id=channel.strip()[:100],
@@ -107,7 +115,31 @@ def parse_line(raw: str, number: int) -> Incoming:
             action_id=action,
             message_id=message_id,
         )
-    return Incoming(channel=ref, author=author, text=text, message_id=message_id)
+    return Incoming(
+        channel=ref, author=author, text=text, message_id=message_id, attachments=attachments
+    )
+
+
+def _attachments(files: object, number: int) -> tuple[Upload, ...]:
+    """``"attachments": [{"filename": ..., "text" | "base64": ...}]`` as uploads."""
+    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+        raise ScriptError(f'line {number}: "attachments" must be a list of objects')
+    uploads = []
+    for f in files:
+        name = f.get("filename")
+        if not isinstance(name, str) or not name.strip():
+            raise ScriptError(f'line {number}: each attachment needs a "filename" string')
+        if isinstance(f.get("text"), str):
+            data = f["text"].encode("utf-8", "surrogatepass")
+        elif isinstance(f.get("base64"), str):
+            try:
+                data = base64.b64decode(f["base64"], validate=True)
+            except ValueError:
+                raise ScriptError(f'line {number}: "{name}": "base64" is not base64') from None
+        else:
+            raise ScriptError(f'line {number}: "{name}" needs "text" or "base64" (a string)')
+        uploads.append(Upload.of_bytes(name.strip()[:200], data))
+    return tuple(uploads)
 
 
 class RecordingResponder:
@@ -258,6 +290,23 @@ async def stdin_lines() -> AsyncIterator[str]:
 # -- interactive ------------------------------------------------------------------------------
 
 
+async def read_attachment(name: str, limit: int = MAX_ATTACH_BYTES) -> Upload:
+    """The file at ``name`` (``~`` expanded) as an upload, read off the event loop; ValueError
+    when it is over ``limit`` bytes or not a file."""
+
+    def read() -> Upload:
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise ValueError(f"{path} is not a file")
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"{path} is larger than {limit:,} bytes")
+        return Upload.of_bytes(path.name, data)
+
+    return await asyncio.to_thread(read)
+
+
 class LiveResponder:
     """Prints replies to a rich console; edits re-render the growing message in place."""
 
@@ -314,7 +363,7 @@ class LiveResponder:
 INTERACTIVE_HELP = """\
 Type a message to talk in the channel, or a command such as `/story start A dragon who is afraid of the dark`.
 Console commands: `/as NAME` speak as someone else · `/channel NAME` switch channel · `/press ACTION_ID` press a button
-· `/mod on|off` toggle moderator rights · `/quit`. Bot commands: `/help` (`/mod rules` etc. are the bot's).
+· `/attach PATH` attach a file to your next message · `/mod on|off` toggle moderator rights · `/quit`. Bot commands: `/help` (`/mod rules` etc. are the bot's).
 """
 
 
@@ -344,6 +393,7 @@ async def run_interactive(
     app.mod_log.attach(post_mod_log)
     moderator = True
     number = 0
+    attached: list[Upload] = []
     while True:
         try:
             line = await asyncio.to_thread(
@@ -362,6 +412,18 @@ async def run_interactive(
         if stripped.startswith("/channel "):
             channel = stripped[9:].strip().lstrip("#")[:100] or channel
             continue
+        if stripped.startswith("/attach "):
+            try:
+                upload = await read_attachment(stripped[8:].strip())
+            except (OSError, ValueError) as exc:
+                console.print(f"cannot attach: {exc}", style="red", markup=False)
+                continue
+            attached.append(upload)
+            console.print(
+                f"📎 {upload.filename} ({upload.size:,} bytes) goes with your next message",
+                markup=False,
+            )
+            continue
         if stripped in ("/mod on", "/mod off"):  # other /mod commands are the bot's
             moderator = stripped.endswith("on")
             console.print(f"moderator rights {'on' if moderator else 'off'} for everyone")
@@ -378,7 +440,14 @@ async def run_interactive(
                 message_id=f"in-{number}",
             )
         else:
-            incoming = Incoming(channel=ref, author=author, text=line, message_id=f"in-{number}")
+            incoming = Incoming(
+                channel=ref,
+                author=author,
+                text=line,
+                message_id=f"in-{number}",
+                attachments=tuple(attached),
+            )
+            attached.clear()
         responder = LiveResponder(console, incoming)
         try:
             await app.router.handle(incoming, responder)

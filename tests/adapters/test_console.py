@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from bot.adapters.console import run_jsonl
+import pytest
+
+from bot.adapters.console import (
+    MAX_LINE_CHARS,
+    ScriptError,
+    parse_line,
+    read_attachment,
+    run_jsonl,
+)
+from bot.errors import UploadTooLarge
 from tests.conftest import AppFactory
 
 
@@ -21,7 +31,7 @@ async def test_malformed_lines_get_error_records_and_the_session_goes_on(
         json.dumps({"user": "", "text": "/roll"}),
         json.dumps({"text": "/roll", "permissions": ["root"]}),
         "{" * 100_000,
-        "x" * 300_000,
+        "x" * (MAX_LINE_CHARS + 1),
         "",
         json.dumps({"user": "ann", "text": "/roll 2 6"}),
     ]
@@ -68,3 +78,58 @@ async def test_channels_are_independent_and_in_order(make_app: AppFactory) -> No
     for channel in ("c0", "c1", "c2"):
         order = [int(o["reply_to"][3:]) for o in out if o["channel"] == channel]
         assert order == sorted(order)
+
+
+def test_script_lines_carry_attached_files() -> None:
+    line = json.dumps(
+        {
+            "user": "ann",
+            "text": "/story import",
+            "attachments": [
+                {"filename": "tale.md", "text": "# Tale ✓"},
+                {"filename": "blob.bin", "base64": "AAH/"},
+            ],
+        }
+    )
+    incoming = parse_line(line, 3)
+    text_file, blob = incoming.attachments
+    assert (text_file.filename, text_file.size, blob.filename, blob.size) == (
+        "tale.md",
+        len("# Tale ✓".encode()),
+        "blob.bin",
+        3,
+    )
+    assert text_file.extension == "md" and blob.extension == "bin"
+
+
+async def test_attached_files_are_read_within_the_limit() -> None:
+    upload = parse_line(json.dumps({"attachments": [{"filename": "a", "base64": "AAH/"}]}), 1)
+    [blob] = upload.attachments
+    assert await blob.read(3) == b"\x00\x01\xff"
+    with pytest.raises(UploadTooLarge) as raised:
+        await blob.read(2)
+    assert (raised.value.size, raised.value.limit) == (3, 2)
+    assert raised.value.user_message == "`a` is too large (3 bytes); the limit is 2 bytes."
+
+
+def test_bad_attachments_are_script_errors() -> None:
+    for attachments, why in (
+        ({"filename": "a"}, "must be a list of objects"),
+        ([{"text": "x"}], 'needs a "filename" string'),
+        ([{"filename": "a.json"}], 'needs "text" or "base64"'),
+        ([{"filename": "a.json", "base64": "not base64!"}], "is not base64"),
+    ):
+        with pytest.raises(ScriptError, match=why):
+            parse_line(json.dumps({"text": "/story import", "attachments": attachments}), 1)
+
+
+async def test_attach_reads_a_file_from_disk(tmp_path: Path) -> None:
+    path = tmp_path / "tale.json"
+    path.write_bytes(b'{"format": "storyloom.story"}')
+    upload = await read_attachment(str(path))
+    assert (upload.filename, upload.size) == ("tale.json", 29)
+    assert await upload.read(1000) == path.read_bytes()
+    with pytest.raises(ValueError, match="larger than 10 bytes"):
+        await read_attachment(str(path), limit=10)
+    with pytest.raises(ValueError, match="is not a file"):
+        await read_attachment(str(tmp_path))

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import StateError, UsageError
+from bot.errors import Blocked, StateError, UsageError
 from bot.records import TurnKind
+from bot.types import Author
 from storage.export_command import export_command
 from storage.settings import StorageSettings
 from storage.store import Store
+from storage.story_markdown import parse_markdown
 from tests.storage.conftest import ALICE, BOB, CAROL, GUILD_A_CH1, GUILD_B_CH1
 
 
@@ -104,3 +106,90 @@ async def test_export_command_writes_file(
     assert json.loads(out.read_text(encoding="utf-8"))["story"]["title"] == "The Cave"
     await export_command(storage_settings, channel=GUILD_A_CH1.key, fmt="md")
     assert "# The Cave" in capsys.readouterr().out
+
+
+async def test_markdown_round_trip_keeps_every_turn_and_its_author(store: Store) -> None:
+    story = await _story(store)
+    add = store.turns.add
+    tricky = [
+        (TurnKind.PLAYER, BOB.id, "Bob", "First paragraph.\n\nSecond one, after a blank line."),
+        (TurnKind.BOT, "bot", "Narrator", "*Boom*, said the cave.\n\n\nThen silence."),
+        (TurnKind.BOT, "bot", "Narrator", "\\o/ cheered the echo."),
+        (TurnKind.SYSTEM, "", "", "Bob joined the game."),
+        (TurnKind.PLAYER, ALICE.id, "Alice", "**Loud:** I shout."),
+    ]
+    for kind, author_id, name, text in tricky:
+        await add(story.id, author_id=author_id, author_name=name, kind=kind, text=text)
+    md = await store.export_story(story, "md")
+    narrator = Author(id="storyloom", name="The Teller")
+    imported = await store.import_story(md, GUILD_B_CH1, CAROL, fmt="md", narrator=narrator)
+    assert (imported.title, imported.premise, imported.memory, imported.author_note) == (
+        story.title,
+        story.premise,
+        story.memory,
+        story.author_note,
+    )
+    original = await store.turns.all(story.id)
+    expected = [
+        (
+            t.kind,
+            narrator.id if t.kind is TurnKind.BOT else "",
+            narrator.name if t.kind is TurnKind.BOT else t.author_name,
+            t.text,
+        )
+        for t in original
+    ]
+    copied = await store.turns.all(imported.id)
+    assert [(t.kind, t.author_id, t.author_name, t.text) for t in copied] == expected
+    assert [(e.keys, e.text) for e in await store.lore.all(imported.id)] == [
+        (("cave",), "The cave hums.")
+    ]
+    # The copy's Markdown is the original's, but for who started it and when.
+    again = await store.export_story(imported, "md")
+    assert again.split("## Premise")[1] == md.split("## Premise")[1]
+
+
+def test_markdown_from_elsewhere_reads_as_well_as_it_can() -> None:
+    text = (
+        "\ufeff# Untitled story\r\n\r\n*Started by Ann on 2026-01-01 · mode: round-robin*\r\n\r\n"
+        "## Story\r\n\r\n**Ann:** Hello.\r\n\r\nThe wind.\r\n\r\n---\r\n\r\n"
+        "Written by Ann and the storyteller.\r\n"
+    )
+    doc = parse_markdown(text, narrator_id="n", narrator_name="N")
+    assert doc["story"] == {
+        "title": "",
+        "mode": "round-robin",
+        "premise": "",
+        "memory": "",
+        "author_note": "",
+    }
+    assert doc["turns"] == [
+        {"author_id": "", "author_name": "Ann", "kind": "player", "text": "Hello."},
+        {"author_id": "n", "author_name": "N", "kind": "bot", "text": "The wind."},
+    ]
+
+
+async def test_markdown_import_rejects_what_is_not_a_story(store: Store) -> None:
+    for bad, why in (
+        ("Just some notes.", "should begin with the story's title"),
+        ("# Title\n\n## Premise\n\nA cave.", "no `## Story` section"),
+        ("# " + "T" * 300 + "\n\n## Story\n\nHi.", "story.title"),
+    ):
+        with pytest.raises(UsageError, match=why):
+            await store.import_story(bad, GUILD_B_CH1, CAROL, fmt="md")
+    assert await store.stories.get_active(GUILD_B_CH1) is None
+
+
+async def test_a_refused_text_stores_nothing(store: Store) -> None:
+    story = await _story(store)
+    data = await store.export_story(story, "json")
+    seen: list[str] = []
+
+    async def screen(text: str) -> bool:
+        seen.append(text)
+        return "walls" not in text
+
+    with pytest.raises(Blocked, match="turn 2 tripped"):
+        await store.import_story(data, GUILD_B_CH1, CAROL, screen=screen)
+    assert seen[-1] == "The walls hum." and "Two friends find a cave." in seen
+    assert await store.stories.get_active(GUILD_B_CH1) is None

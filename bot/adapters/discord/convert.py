@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
+import aiohttp
 import discord
 
-from bot.types import Author, ChannelRef, Incoming, IncomingKind, Permission
+from bot.errors import UserFacingError
+from bot.types import Author, ChannelRef, Incoming, IncomingKind, Permission, Upload
+
+DOWNLOAD_TIMEOUT_S = 30.0
 
 _PERMISSIONS = (
     ("manage_guild", Permission.MANAGE_GUILD),
@@ -63,6 +68,33 @@ def author_of(user: discord.abc.User, resolved: discord.Permissions | None) -> A
     )
 
 
+def upload_of(attachment: discord.Attachment) -> Upload:
+    """An :class:`Upload` for a message or slash-command attachment. Discord states its size;
+    the bytes are downloaded from its CDN only when a plugin reads them (within its limit)."""
+    name = attachment.filename
+
+    async def fetch(limit: int) -> bytes:
+        try:
+            async with asyncio.timeout(DOWNLOAD_TIMEOUT_S):
+                return await attachment.read()
+        except discord.NotFound as exc:
+            raise UserFacingError(
+                f"`{name}` is gone from Discord (deleted?). Attach it again and retry."
+            ) from exc
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+            raise UserFacingError(
+                f"I couldn't download `{name}` from Discord ({type(exc).__name__}). "
+                "Try again in a moment."
+            ) from exc
+
+    return Upload(
+        filename=name,
+        size=attachment.size,
+        fetch=fetch,
+        content_type=attachment.content_type or "",
+    )
+
+
 def incoming_from_message(
     message: discord.Message, *, text: str, kind: IncomingKind = IncomingKind.MESSAGE
 ) -> Incoming:
@@ -81,6 +113,7 @@ def incoming_from_message(
         message_id=str(message.id),
         reply_to=reply_to,
         created_at=message.created_at,
+        attachments=tuple(upload_of(a) for a in message.attachments),
     )
 
 
@@ -92,7 +125,8 @@ def incoming_from_interaction(
     options: Mapping[str, object] | None = None,
     action_id: str | None = None,
 ) -> Incoming:
-    """An :class:`Incoming` for a slash command (``command``, ``options``) or a button press."""
+    """An :class:`Incoming` for a slash command (``command``, ``options``; attachment options
+    become :class:`~bot.types.Upload`) or a button press."""
     resolved = interaction.permissions if interaction.guild_id is not None else None
     message = interaction.message
     return Incoming(
@@ -105,7 +139,10 @@ def incoming_from_interaction(
         kind=kind,
         message_id=str(interaction.id),
         command=command,
-        options=dict(options or {}),
+        options={
+            k: upload_of(v) if isinstance(v, discord.Attachment) else v
+            for k, v in (options or {}).items()
+        },
         action_id=action_id,
         reply_to=str(message.id) if message is not None else None,
         created_at=interaction.created_at,

@@ -2,10 +2,11 @@
 
 ``CommandSpec.path`` words become nesting: ``"story add"`` is the subcommand ``add`` of the group
 ``story``; three words add a subcommand group. ``ParamSpec`` types become option types (text,
-integer, number, boolean) with descriptions, choices, min/max (string lengths for text) and
-required/optional. Parameters marked ``autocomplete`` ask the plugin for suggestions; more than 25
-choices become a filtered autocomplete list. Admin commands get Discord ``default_permissions``
-(the router checks the permission again, so prefix commands are covered too).
+integer, number, boolean; attachment for :class:`~bot.types.Upload`) with descriptions, choices,
+min/max (string lengths for text) and required/optional. Parameters marked ``autocomplete`` ask
+the plugin for suggestions; more than 25 choices become a filtered autocomplete list. Admin
+commands get Discord ``default_permissions`` (the router checks the permission again, so prefix
+commands are covered too).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import discord
 from discord import app_commands
 
 from bot.plugin import CommandSpec, ParamSpec
-from bot.types import Permission
+from bot.types import Permission, Upload
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,8 @@ def build_command(
 
 def _annotation(param: ParamSpec) -> Any:
     base = param.type
+    if base is Upload:
+        return discord.Attachment
     if param.choices or base is bool or (param.min is None and param.max is None):
         return base
     cast: Callable[[float], Any] = float if base is float else int

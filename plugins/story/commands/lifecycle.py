@@ -1,4 +1,5 @@
-"""A story's life: start, show, list, recap, end, export and import."""
+"""A story's life: start (in place or in a new thread), show, list, recap, end, export and
+import (pasted JSON, or an attached ``.json`` or ``.md`` export)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,19 @@ from typing import Annotated, Literal
 from bot.errors import NotFound, StateError, UsageError
 from bot.plugin import Call, Param, command
 from bot.records import StoryStatus, TurnKind
-from bot.types import Attachment, Reply
+from bot.types import Attachment, Author, Reply, Upload
 from plugins.kit import textcraft
 from plugins.story.base import StoryBase
 from plugins.story.config import MODES, STORY_PRESETS
 from plugins.story.game import GameState, Player
 from plugins.story.render import names, render_turn, say, slug, usable_recap
+from plugins.story.session import BOT_ID
+
+MAX_IMPORT_BYTES = 1_000_000
+"""The largest story file ``/story import`` reads (a few thousand turns)."""
+IMPORT_FORMATS = {"json": "json", "md": "md", "markdown": "md"}
+THREAD_NAME_CHARS = 100
+"""Discord's limit on a thread's name."""
 
 
 class LifecycleCommands(StoryBase):
@@ -41,6 +49,9 @@ class LifecycleCommands(StoryBase):
             ),
         ] = "free",
         preset: Annotated[str, Param("Genre and tone", choices=tuple(STORY_PRESETS))] = "",
+        thread: Annotated[
+            bool, Param("Open the story in a new thread (Discord; elsewhere it starts here)")
+        ] = False,
     ) -> str:
         premise = textcraft.normalize_space(premise)
         if len(premise) < 3:
@@ -51,6 +62,22 @@ class LifecycleCommands(StoryBase):
             )
         if mode not in MODES:
             raise UsageError(f"`mode` must be one of {', '.join(MODES)}.")
+        here, note = call, ""
+        if thread:
+            name = " ".join((title or premise).split())[:THREAD_NAME_CHARS]
+            opened = await call.open_thread(name)
+            if isinstance(opened, str):
+                note = f"🧵 {opened}\n"
+            else:
+                here = opened
+        opening = await self._begin(here, premise, title, mode, preset)
+        if here is call:
+            return note + opening
+        await here.reply(opening)
+        return f"🧵 The story goes on in the thread **{here.channel.name}**."
+
+    async def _begin(self, call: Call, premise: str, title: str, mode: str, preset: str) -> str:
+        """Create the story in ``call``'s channel; the opening message."""
         chosen = STORY_PRESETS.get(preset) if preset else None
         state = GameState(preset=preset, sampling_preset=chosen.sampling if chosen else "")
         guild = await self.sessions.guild(call.channel)
@@ -237,22 +264,50 @@ class LifecycleCommands(StoryBase):
 
     @command(
         "story import",
-        description="Start a story from an exported JSON file's text.",
-        examples=('/story import {"format": "storyloom.story", ...}',),
+        description="Start a story from a /story export file (.json or .md) or pasted JSON.",
+        examples=(
+            "/story import  (with the .json or .md file from /story export attached)",
+            '/story import {"format": "storyloom.story", ...}',
+        ),
     )
     async def import_(
-        self, call: Call, data: Annotated[str, Param("The exported JSON", rest=True)] = ""
+        self,
+        call: Call,
+        data: Annotated[str, Param("The exported JSON, pasted", rest=True)] = "",
+        file: Annotated[
+            Upload | None, Param("The .json or .md file that /story export wrote")
+        ] = None,
     ) -> str:
-        if not data.strip():
+        if file is not None and data.strip():
+            raise UsageError("Attach the file or paste the JSON, not both.", usage=IMPORT_USAGE)
+        if file is not None:
+            text, fmt = await read_export(file)
+        elif data.strip():
+            text, fmt = data, "json"
+        else:
             raise UsageError(
-                "Paste the JSON from `/story export json` after the command.",
-                usage="/story import <json>",
+                "Attach the `.json` or `.md` file that `/story export` wrote (or paste the "
+                "JSON after the command).",
+                usage=IMPORT_USAGE,
             )
+
+        async def screen(part: str) -> bool:
+            return await self.context.writer.check(
+                part, channel=call.channel, user_id=call.author.id
+            )
+
         store = self.context.store
         async with self.sessions.lock(call.channel):
             if await self.sessions.current(call.channel, fresh=True) is not None:
                 raise StateError("A story is already running here. End it first with `/story end`.")
-            story = await store.import_story(data, call.channel, call.author)
+            story = await store.import_story(
+                text,
+                call.channel,
+                call.author,
+                fmt=fmt,
+                narrator=Author(BOT_ID, self.config.narrator_name),
+                screen=screen,
+            )
             count = await store.turns.count(story.id)
             state = GameState.from_dict(story.state).join(
                 Player(call.author.id, call.author.name),
@@ -264,3 +319,30 @@ class LifecycleCommands(StoryBase):
             f"📥 Imported *{story.title or 'the story'}* ({count} turns, {story.mode}). "
             "It's the running story here now — `/story show` to catch up."
         )
+
+
+IMPORT_USAGE = "/story import [file] | /story import <json>"
+
+
+async def read_export(file: Upload) -> tuple[str, str]:
+    """The text of an attached export and its format (``json`` or ``md``); UsageError, saying
+    what to attach instead, for another kind of file, one over :data:`MAX_IMPORT_BYTES`, or
+    bytes that are not UTF-8 text."""
+    fmt = IMPORT_FORMATS.get(file.extension)
+    if fmt is None:
+        raise UsageError(
+            f"`{file.filename}` is not a story export: attach the `.json` or `.md` file that "
+            "`/story export` wrote.",
+            usage=IMPORT_USAGE,
+        )
+    raw = await file.read(MAX_IMPORT_BYTES)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = ""
+    if not text or "\x00" in text:  # undecodable, empty, or binary that happens to decode
+        raise UsageError(
+            f"`{file.filename}` is empty or not a text file (not UTF-8 text). Attach the "
+            f"file `/story export {fmt}` wrote, unchanged."
+        )
+    return text, fmt

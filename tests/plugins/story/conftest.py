@@ -68,10 +68,13 @@ class Game:
         action: str | None = None,
         mod: bool = False,
         admin: bool = False,
+        attachments: list[dict[str, str]] | None = None,
     ) -> str:
         data: dict[str, Any] = {"user": user, "channel": self.channel, "text": text}
         if action is not None:
             data["action"] = action
+        if attachments is not None:
+            data["attachments"] = attachments
         perms = (["manage_messages"] if mod else []) + (["manage_guild"] if admin else [])
         if perms:
             data["permissions"] = perms
