@@ -4,6 +4,12 @@ Both post every message through :func:`~.outbound.deliver` (``AllowedMentions.no
 texts over 2,000 characters into several messages (an edit grows, shrinks or rewrites the parts
 as needed), put buttons on the last part, and throttle edits per message with
 :class:`~.throttle.EditThrottle` as a safety net under the router's streaming interval.
+
+Both open public threads (:class:`~bot.types.ThreadOpener`, ``/story start thread=yes``): a prefix
+command's thread grows from the command's message, a slash command's from the channel. The bot
+needs Create Public Threads and Send Messages in Threads there; without them the command is
+refused with a message that says what to grant. What follows is posted by a
+:class:`ThreadResponder` in the new thread.
 """
 
 from __future__ import annotations
@@ -13,19 +19,29 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import discord
 
+from bot.adapters.discord.convert import channel_ref
 from bot.adapters.discord.outbound import deliver
 from bot.adapters.discord.split import split_message
 from bot.adapters.discord.throttle import EditThrottle
-from bot.types import Attachment, Button, Reply, SentMessage
+from bot.errors import UserFacingError
+from bot.types import Attachment, Button, ChannelRef, Reply, Responder, SentMessage
 
 log = logging.getLogger(__name__)
 
 DONE = "Done."
 EMPTY = "…"
+THREAD_PERMISSIONS = (
+    ("create_public_threads", "Create Public Threads"),
+    ("send_messages_in_threads", "Send Messages in Threads"),
+)
+THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080
+"""A story thread is hidden after a week without messages (it reopens when someone writes)."""
+IN_A_THREAD = "This is a thread already, so the story starts right here."
+NO_THREADS_HERE = "Threads can't be opened in this kind of channel, so the story starts right here."
 
 
 @dataclass(slots=True)
@@ -42,7 +58,9 @@ class _PostingResponder:
     def __init__(self, channel: Any, *, edit_interval_s: float) -> None:
         self._channel = channel
         self._posts: dict[str, list[_Part]] = {}
+        self._edit_interval_s = edit_interval_s
         self._throttle: EditThrottle[Reply] = EditThrottle(edit_interval_s, self._apply_edit)
+        self._threads: list[ThreadResponder] = []
         self.posted = 0
         """How many messages this responder has posted (parts counted separately)."""
 
@@ -88,8 +106,55 @@ class _PostingResponder:
         await self._throttle.edit(message.id, reply)
 
     async def flush(self) -> None:
-        """Wait until coalesced edits have been sent."""
+        """Wait until coalesced edits have been sent (in the threads it opened too)."""
         await self._throttle.flush()
+        for thread in self._threads:
+            await thread.flush()
+
+    # -- threads --------------------------------------------------------------------------
+    async def open_thread(self, name: str) -> tuple[ChannelRef, Responder] | str:
+        """A new public thread named ``name`` and a responder in it (see the module doc); a
+        sentence instead where no thread can be opened (a thread, a DM, a forum or voice chat).
+        """
+        channel = self._channel
+        if isinstance(channel, discord.Thread):
+            return IN_A_THREAD
+        if not isinstance(channel, discord.TextChannel):
+            return NO_THREADS_HERE
+        granted = self._bot_permissions()
+        if granted is not None:
+            missing = [label for attr, label in THREAD_PERMISSIONS if not getattr(granted, attr)]
+            if missing:
+                raise UserFacingError(_needs(missing, channel))
+        try:
+            thread = await self._create_thread(channel, name[:100] or "story")
+        except discord.Forbidden as exc:
+            raise UserFacingError(
+                _needs([label for _, label in THREAD_PERMISSIONS], channel)
+            ) from exc
+        except discord.HTTPException as exc:
+            raise UserFacingError(
+                f"Discord would not open the thread ({exc.status}: {exc.text[:100]}). Nothing "
+                "was started; try again, or start the story here without `thread`."
+            ) from exc
+        log.info("opened thread %s in channel %s", thread.id, channel.id)
+        responder = ThreadResponder(thread, self, edit_interval_s=self._edit_interval_s)
+        self._threads.append(responder)
+        return channel_ref(thread), responder
+
+    def _bot_permissions(self) -> discord.Permissions | None:
+        """The bot's permissions in the channel, where they are known."""
+        channel = self._channel
+        me = getattr(getattr(channel, "guild", None), "me", None)
+        return channel.permissions_for(me) if me is not None else None
+
+    async def _create_thread(self, channel: discord.TextChannel, name: str) -> discord.Thread:
+        kind = discord.ChannelType.news_thread if channel.is_news() else None
+        return await channel.create_thread(
+            name=name,
+            type=kind or discord.ChannelType.public_thread,
+            auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+        )
 
     async def _apply_edit(self, key: str, reply: Reply) -> None:
         parts = self._posts.get(key)
@@ -137,6 +202,17 @@ class _PostingResponder:
             yield
 
 
+def _needs(labels: list[str], channel: discord.TextChannel) -> str:
+    what = " and ".join(f"**{label}**" for label in labels)
+    plural = "s" if len(labels) > 1 else ""
+    return (
+        f"I can't open a thread in #{channel.name}: I need the {what} permission{plural} "
+        "there. A server admin can grant it (Server Settings → Roles → my role, or the "
+        "channel's Edit Channel → Permissions). Nothing was started; you can also start the "
+        "story here without `thread`."
+    )
+
+
 class ChannelResponder(_PostingResponder):
     """Answers a chat message in its channel.
 
@@ -170,6 +246,12 @@ class ChannelResponder(_PostingResponder):
             buttons=buttons,
             attachments=attachments,
             reference=reference,
+        )
+
+    async def _create_thread(self, channel: discord.TextChannel, name: str) -> discord.Thread:
+        """The thread grows from the command's message (it shows under it in the channel)."""
+        return await self._source.create_thread(
+            name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
         )
 
 
@@ -276,6 +358,9 @@ class InteractionResponder(_PostingResponder):
             wait=True,
         )
 
+    def _bot_permissions(self) -> discord.Permissions | None:
+        return self._interaction.app_permissions
+
     async def finish(self) -> None:
         """After routing: send coalesced edits, and close a placeholder nobody answered."""
         if self._safety_net is not None:
@@ -291,3 +376,31 @@ class InteractionResponder(_PostingResponder):
                 await deliver(self._interaction.response.send_message, content=DONE, ephemeral=True)
         except discord.HTTPException as exc:
             log.debug("could not close interaction %s: %s", self._interaction.id, exc)
+
+
+class ThreadResponder(_PostingResponder):
+    """Posts in a thread that another responder opened. Private notices still go to the person
+    who asked, through the responder that opened the thread (a slash command's are private)."""
+
+    def __init__(
+        self, thread: discord.Thread, origin: _PostingResponder, *, edit_interval_s: float
+    ) -> None:
+        super().__init__(thread, edit_interval_s=edit_interval_s)
+        self._origin = origin
+
+    async def _post(
+        self,
+        text: str,
+        *,
+        buttons: Sequence[Button],
+        attachments: Sequence[Attachment],
+        ephemeral: bool,
+        first: bool,
+    ) -> Any:
+        if ephemeral:
+            return await self._origin._post(
+                text, buttons=buttons, attachments=attachments, ephemeral=True, first=first
+            )
+        return await deliver(
+            self._channel.send, content=text, buttons=buttons, attachments=attachments
+        )

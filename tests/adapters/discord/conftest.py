@@ -21,7 +21,7 @@ from discord.ext import test as dpytest
 
 from bot.adapters.discord import build_discord_bot
 from bot.app import App
-from tests.adapters.discord.harness import Driver, Outbox, RecordingWebhook
+from tests.adapters.discord.harness import Cdn, Driver, Outbox, RecordingWebhook, Threads
 
 
 @dataclass
@@ -33,6 +33,8 @@ class DiscordRig:
     driver: Driver
     webhook: RecordingWebhook
     outbox: Outbox
+    cdn: Cdn
+    threads: Threads
 
 
 def attach(bot: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[RecordingWebhook, Outbox]:
@@ -78,7 +80,10 @@ async def make_rig(
         await configure(bot)
         webhook, outbox = attach(bot, monkeypatch)
         outboxes.append(outbox)
-        return DiscordRig(app, bot, Driver(bot, webhook), webhook, outbox)
+        cdn, threads = Cdn(), Threads(bot)
+        cdn.install(bot, monkeypatch)
+        threads.install(monkeypatch)
+        return DiscordRig(app, bot, Driver(bot, webhook, cdn), webhook, outbox, cdn, threads)
 
     yield make
     for outbox in outboxes:

@@ -8,6 +8,11 @@
   answers with realistic payloads.
 * :class:`Outbox` also records the keyword arguments of every ``handle_message_parameters``
   call (channel sends, message edits, followups), so tests can check ``allowed_mentions``.
+* :class:`Cdn` stands in for Discord's attachment CDN (``HTTPClient.get_from_cdn``): it serves
+  the bytes of files attached to messages or given as slash-command options, and counts
+  downloads. :class:`Threads` stands in for the thread endpoints (``start_thread_*``): it records
+  each request, answers with a thread payload shaped like Discord's and, as the gateway would,
+  announces the thread (THREAD_CREATE) so later events in it resolve.
 """
 
 from __future__ import annotations
@@ -239,7 +244,106 @@ class Outbox:
         return [c for c in self.calls if c.get("content") not in (None, discord.utils.MISSING)]
 
 
+@dataclass
+class FileOption:
+    """A file given to a slash command's attachment option. ``size`` is what Discord states
+    (default: the real size); the bytes are served by :class:`Cdn`."""
+
+    filename: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+    size: int | None = None
+
+
+class Cdn:
+    """Discord's attachment CDN, as ``HTTPClient.get_from_cdn`` reaches it: serves registered
+    bytes (or raises a registered error) by URL and records every download."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes | Exception] = {}
+        self.downloads: list[str] = []
+
+    def install(self, bot: Any, monkeypatch: Any) -> None:
+        async def get_from_cdn(url: str) -> bytes:
+            self.downloads.append(url)
+            await asyncio.sleep(0)
+            served = self.files[url]
+            if isinstance(served, Exception):
+                raise served
+            return served
+
+        monkeypatch.setattr(bot._connection.http, "get_from_cdn", get_from_cdn)
+
+    def host(self, filename: str, data: bytes | Exception) -> str:
+        url = f"https://cdn.discordapp.invalid/attachments/{snowflake()}/{filename}"
+        self.files[url] = data
+        return url
+
+
+class Threads:
+    """Discord's thread endpoints: records each ``start_thread_with_message`` /
+    ``start_thread_without_message`` request and answers with a thread payload (type 11, the
+    parent, metadata), then dispatches THREAD_CREATE as the gateway does for the bot."""
+
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+        self.requests: list[dict[str, Any]] = []
+        self.refuse: Exception | None = None
+
+    def install(self, monkeypatch: Any) -> None:
+        http = self.bot._connection.http
+
+        async def with_message(channel_id: int, message_id: int, **fields: Any) -> dict[str, Any]:
+            return await self._open(channel_id, {**fields, "message_id": message_id})
+
+        async def without_message(channel_id: int, **fields: Any) -> dict[str, Any]:
+            return await self._open(channel_id, fields)
+
+        monkeypatch.setattr(http, "start_thread_with_message", with_message)
+        monkeypatch.setattr(http, "start_thread_without_message", without_message)
+
+    async def _open(self, channel_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append({"channel_id": int(channel_id), **fields})
+        await asyncio.sleep(0)
+        if self.refuse is not None:
+            raise self.refuse
+        parent = self.bot.get_channel(int(channel_id))
+        payload = thread_payload(parent, fields["name"], owner_id=self.bot.user.id)
+        self.bot._connection.parse_thread_create(payload)
+        return payload
+
+
+def thread_payload(parent: Any, name: str, *, owner_id: int) -> dict[str, Any]:
+    """A public thread under ``parent`` as Discord describes it (THREAD_CREATE, REST)."""
+    now = utcnow().isoformat()
+    return {
+        "id": str(snowflake()),
+        "type": 11,
+        "guild_id": str(parent.guild.id),
+        "parent_id": str(parent.id),
+        "owner_id": str(owner_id),
+        "name": name,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "total_message_sent": 0,
+        "flags": 0,
+        "newly_created": True,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 10080,
+            "archive_timestamp": now,
+            "locked": False,
+            "invitable": True,
+            "create_timestamp": now,
+        },
+    }
+
+
 def _option(name: str, value: object) -> dict[str, Any]:
+    if isinstance(value, FileOption):
+        raise TypeError("file options are added by Driver.slash")
     return {"type": OPTION_TYPES[type(value)], "name": name, "value": value}
 
 
@@ -257,9 +361,10 @@ def _user_payload(user: discord.abc.User) -> dict[str, Any]:
 class Driver:
     """Sends chat messages (dpytest) and interactions (payloads) to a configured bot."""
 
-    def __init__(self, bot: Any, webhook: RecordingWebhook) -> None:
+    def __init__(self, bot: Any, webhook: RecordingWebhook, cdn: Cdn | None = None) -> None:
         self.bot = bot
         self.webhook = webhook
+        self.cdn = cdn or Cdn()
         config = dpytest.get_config()
         self.guild: discord.Guild = config.guilds[0]
         self.channel: Any = config.channels[0]
@@ -271,6 +376,7 @@ class Driver:
         member: discord.Member,
         permissions: discord.Permissions,
         channel: dict[str, Any] | None,
+        app_permissions: discord.Permissions | None = None,
     ) -> dict[str, Any]:
         channel_payload = channel or {
             "id": str(self.channel.id),
@@ -300,7 +406,7 @@ class Driver:
                 "nick": member.nick,
                 "permissions": str(permissions.value),
             },
-            "app_permissions": str(discord.Permissions.text().value),
+            "app_permissions": str((app_permissions or discord.Permissions.text()).value),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
@@ -316,11 +422,30 @@ class Driver:
         member: int = 0,
         permissions: discord.Permissions | None = None,
         channel: dict[str, Any] | None = None,
+        app_permissions: discord.Permissions | None = None,
         **options: object,
     ) -> None:
-        """Invoke ``/path`` with ``options`` as ``member`` and wait until it is handled."""
+        """Invoke ``/path`` with ``options`` as ``member`` and wait until it is handled.
+        :class:`FileOption` values become attachment options (``resolved.attachments``)."""
         words = path.split()
-        inner: list[dict[str, Any]] = [_option(k, v) for k, v in options.items()]
+        resolved: dict[str, Any] = {}
+        inner: list[dict[str, Any]] = []
+        for key, value in options.items():
+            if isinstance(value, FileOption):
+                attachment_id = str(snowflake())
+                url = self.cdn.host(value.filename, value.data)
+                resolved[attachment_id] = {
+                    "id": attachment_id,
+                    "filename": value.filename,
+                    "size": len(value.data) if value.size is None else value.size,
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": value.content_type,
+                    "ephemeral": True,
+                }
+                inner.append({"type": 11, "name": key, "value": attachment_id})
+            else:
+                inner.append(_option(key, value))
         for depth in range(len(words) - 1, 0, -1):
             inner = [
                 {
@@ -331,7 +456,10 @@ class Driver:
             ]
         command = discord.utils.get(self.bot.tree.get_commands(), name=words[0])
         payload = self._base(
-            self.members[member], permissions or discord.Permissions.none(), channel
+            self.members[member],
+            permissions or discord.Permissions.none(),
+            channel,
+            app_permissions,
         )
         payload["type"] = 2
         payload["data"] = {
@@ -340,6 +468,8 @@ class Driver:
             "type": 1,
             "options": inner,
         }
+        if resolved:
+            payload["data"]["resolved"] = {"attachments": resolved}
         return await self._deliver(payload)
 
     async def autocomplete(
