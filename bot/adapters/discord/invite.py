@@ -8,6 +8,7 @@ REQUIRED_PERMISSIONS = discord.Permissions(
     view_channel=True,
     send_messages=True,
     send_messages_in_threads=True,
+    create_public_threads=True,  # /story start thread=yes
     read_message_history=True,  # replies to the message that asked
     attach_files=True,  # story exports
 )

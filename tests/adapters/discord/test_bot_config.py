@@ -99,4 +99,5 @@ def test_invite_url_asks_for_commands_and_only_the_needed_permissions() -> None:
     granted = discord.Permissions(int(query["permissions"][0]))
     assert granted == REQUIRED_PERMISSIONS
     assert granted.send_messages and granted.attach_files and granted.read_message_history
+    assert granted.create_public_threads and granted.send_messages_in_threads  # thread=yes
     assert not granted.administrator and not granted.mention_everyone and not granted.manage_guild
