@@ -1,6 +1,7 @@
 """Install storyloom the way an operator would and check that it runs: the bundled model writes a
-story turn while ``/healthz`` and ``/metrics`` answer, the moderation classifier scores texts,
-the SQLite file holds the story.
+story turn while ``/healthz`` and ``/metrics`` answer (and the image's HEALTHCHECK command says
+healthy), the moderation classifier scores texts, the SQLite file holds the story; the image and
+its venv twin also serve ``storyloom web``, which the HEALTHCHECK command finds.
 
     python scripts/check_install.py docker   # build docker/Dockerfile and run the image
     python scripts/check_install.py image    # exactly what docker/Dockerfile installs, in a venv
@@ -170,10 +171,18 @@ Start = Callable[[IO[str], IO[str]], "subprocess.Popen[str]"]
 """Starts ``storyloom play --jsonl`` with [metrics] on, writing stdout and stderr to the files."""
 
 
-def smoke(start: Start, fetch: Fetch, run: Runner, data_dir: Path) -> dict[str, object]:
+Probe = Callable[[], tuple[int, str]]
+"""Runs the image's HEALTHCHECK command (``python -m bot.adapters.discord.health``) where the
+server runs: (exit status, what it printed)."""
+
+
+def smoke(
+    start: Start, fetch: Fetch, run: Runner, data_dir: Path, probe: Probe
+) -> dict[str, object]:
     """Start ``storyloom play --jsonl`` with [metrics] on (``start``), wait for ``/healthz`` to
-    answer 200 (503 while the model loads), play a story turn, wait for ``/metrics`` to count it,
-    end the input; then score two texts and look into the SQLite file."""
+    answer 200 (503 while the model loads), run the HEALTHCHECK command (``probe``), play a
+    story turn, wait for ``/metrics`` to count it, end the input; then score two texts and look
+    into the SQLite file."""
     print("· storyloom play --jsonl with /healthz and /metrics …", flush=True)
     began = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -182,6 +191,7 @@ def smoke(start: Start, fetch: Fetch, run: Runner, data_dir: Path) -> dict[str, 
             assert process.stdin is not None
             body, seen_503 = _until(fetch, "/healthz", process, lambda s, _: s == 200)
             health = body.strip()
+            healthcheck = probe()
             process.stdin.write(STORY_SCRIPT)
             process.stdin.flush()
             metrics, _ = _until(
@@ -209,6 +219,8 @@ def smoke(start: Start, fetch: Fetch, run: Runner, data_dir: Path) -> dict[str, 
     )
     if json.loads(health).get("status") != "ready":
         raise InstallCheckFailed(f"/healthz says {health}")
+    if healthcheck[0] != 0 or not healthcheck[1].startswith("healthy: /healthz on port"):
+        raise InstallCheckFailed(f"the HEALTHCHECK command did not find /healthz: {healthcheck}")
     if commands_counted(metrics, "story", "story start") != 1:
         raise InstallCheckFailed("/metrics did not count the /story start command")
     replies = [json.loads(line) for line in played.splitlines() if line.startswith("{")]
@@ -240,6 +252,7 @@ def smoke(start: Start, fetch: Fetch, run: Runner, data_dir: Path) -> dict[str, 
     return {
         "continuation": texts[-1],
         "health": json.loads(health),
+        "healthcheck": healthcheck[1].strip(),
         "answered_503_first": seen_503,
         "metrics_bytes": len(metrics),
     }
@@ -257,6 +270,37 @@ def _until(
         seen_503 = seen_503 or status == 503
         time.sleep(0.25)
     raise InstallCheckFailed(f"{path} never showed what was expected (exit {process.poll()})")
+
+
+def web_smoke(start: Start, probe: Probe) -> str:
+    """Start ``storyloom web`` (``start``) and run the HEALTHCHECK command (``probe``) until it
+    finds the web server's ``/healthz`` (the model loads first); what it printed."""
+    print("· storyloom web and the HEALTHCHECK command …", flush=True)
+    began = time.monotonic()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = start(out, err)
+        try:
+            deadline, said = time.monotonic() + 300, (1, "")
+            while time.monotonic() < deadline and process.poll() is None:
+                said = probe()
+                if said[0] == 0:
+                    break
+                time.sleep(0.5)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        err.seek(0)
+        errors = err.read()
+    if said[0] != 0 or "storyloom web /healthz" not in said[1]:
+        raise InstallCheckFailed(
+            f"storyloom web did not come up healthy ({said[1].strip()}):\n{errors[-2000:]}"
+        )
+    print(f"  {said[1].strip()} (done in {time.monotonic() - began:.0f} s)", flush=True)
+    return said[1].strip()
 
 
 def fetch_local(port: int) -> Fetch:
@@ -326,12 +370,29 @@ def check_venv(
 
     port = _free_port()
 
+    served = {"STORYLOOM_METRICS__ENABLED": "true", "STORYLOOM_METRICS__PORT": str(port)}
+
     def start(out: IO[str], err: IO[str]) -> subprocess.Popen[str]:
-        served = {"STORYLOOM_METRICS__ENABLED": "true", "STORYLOOM_METRICS__PORT": str(port)}
         argv = [storyloom, "play", "--jsonl"]
         return _popen(argv, out, err, cwd=empty, env=os.environ | served)
 
-    seen = smoke(start, fetch_local(port), run, empty / "var")
+    def probe_with(env: dict[str, str]) -> Probe:
+        def probe() -> tuple[int, str]:
+            argv = [python, "-m", "bot.adapters.discord.health"]
+            done = subprocess.run(
+                argv, cwd=empty, env=os.environ | env, capture_output=True, text=True, check=False
+            )
+            return done.returncode, done.stdout
+
+        return probe
+
+    seen = smoke(start, fetch_local(port), run, empty / "var", probe_with(served))
+    web = {"STORYLOOM_WEB__PORT": str(_free_port()), "STORYLOOM_METRICS__PORT": str(port)}
+
+    def start_web(out: IO[str], err: IO[str]) -> subprocess.Popen[str]:
+        return _popen([storyloom, "web"], out, err, cwd=empty, env=os.environ | web)
+
+    seen["web"] = web_smoke(start_web, probe_with(web))
     versions = dict(
         line.split("==", 1) for line in freeze.splitlines() if "==" in line and " @ " not in line
     )
@@ -528,10 +589,14 @@ def check_docker(*, workdir: Path) -> dict[str, object]:
         served = ("--name", name, "-e", "STORYLOOM_METRICS__ENABLED=true")
         return _popen([*offline, *served, image, "play", "--jsonl"], out, err)
 
+    def start_web(out: IO[str], err: IO[str]) -> subprocess.Popen[str]:
+        return _popen([*offline, "--name", f"{name}-web", image, "web"], out, err)
+
     try:
-        seen = smoke(start, fetch_in_container(name), run, data)
+        seen = smoke(start, fetch_in_container(name), run, data, healthcheck_in(name))
+        seen["web"] = web_smoke(start_web, healthcheck_in(f"{name}-web"))
     finally:  # the build cache keeps the layers for the next run
-        _quiet(["docker", "rm", "-f", name])
+        _quiet(["docker", "rm", "-f", name, f"{name}-web"])
         _quiet(["docker", "image", "rm", image])
     return {"kind": "docker", "base": args["BASE_IMAGE"]} | seen
 
@@ -546,6 +611,20 @@ except urllib.error.HTTPError as e:
 except OSError:
     print(0)
 """
+
+
+def healthcheck_in(name: str) -> Probe:
+    """The image's own HEALTHCHECK command, run in the container ``name`` (``docker exec``)."""
+
+    def probe() -> tuple[int, str]:
+        argv = ["docker", "exec", name, "python", "-m", "bot.adapters.discord.health"]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return 1, str(exc)
+        return done.returncode, done.stdout + done.stderr
+
+    return probe
 
 
 def fetch_in_container(name: str) -> Fetch:

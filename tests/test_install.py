@@ -66,7 +66,7 @@ def test_the_plans_follow_the_dockerfile_and_pyproject() -> None:
         (ROOT / "docker" / "Dockerfile").read_text(encoding="utf-8")
     )
     assert (torch, constraints) == ("2.13.0", "constraints.txt")
-    assert "postgres" in extras.split(",")
+    assert {"postgres", "web"} <= set(extras.split(","))
     pins = check_install.floor_pins(PYPROJECT, ("postgres",))
     assert "transformers==5.0" in pins and "prometheus-client==0.20" in pins
     assert "asyncpg==0.29" in pins and not any(p.startswith("torch==") for p in pins)
@@ -90,6 +90,9 @@ def test_the_image_installs_and_runs_the_bundled_model(
     health = seen["health"]
     assert isinstance(health, dict)
     assert health["status"] == "ready" and health["model"].endswith("bot/models/tiny_story")
+    # The image's HEALTHCHECK command found /healthz, and `storyloom web` runs in the image.
+    assert str(seen["healthcheck"]).startswith("healthy: /healthz on port")
+    assert str(seen["web"]).startswith("healthy: storyloom web /healthz")
     if seen["kind"] == "image":
         versions = seen["versions"]
         assert isinstance(versions, dict)

@@ -2,7 +2,8 @@
 
 The server starts before the app loads its model, so ``/healthz`` answers ``503 starting``
 while it loads, ``200 ready`` once the app is assembled and its database answers, and ``503``
-again while the app shuts down or when the database stops answering. Requests are handled on the
+again while the app shuts down or when the database stops answering. Adapters add their own
+checks (:meth:`MetricsServer.add_check`: ``storyloom run`` adds its Discord connection). Requests are handled on the
 bot's loop without blocking it: a scrape formats a few dozen series (well under a millisecond)
 and the health check's ``SELECT 1`` is awaited with a time limit.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -36,6 +38,7 @@ class MetricsServer:
         self._app: App | None = None
         self._state = "starting"
         self._runner: web.AppRunner | None = None
+        self._checks: dict[str, Callable[[], tuple[bool, str]]] = {}
         self.port = settings.port
         """The port it listens on (the chosen one when the settings say 0)."""
 
@@ -71,6 +74,16 @@ class MetricsServer:
         """The app is assembled: ``/healthz`` now checks it."""
         self._app, self._state = app, "ready"
 
+    def add_check(self, name: str, check: Callable[[], tuple[bool, str]]) -> Callable[[], None]:
+        """Also require ``check() -> (ok, detail)`` (cheap, non-blocking) for ``/healthz``; its
+        detail is reported under ``name``. Returns the function that removes it."""
+        self._checks[name] = check
+
+        def remove() -> None:
+            self._checks.pop(name, None)
+
+        return remove
+
     def stopping(self) -> None:
         """The app is shutting down: ``/healthz`` answers 503 from now on."""
         self._state = "stopping"
@@ -92,11 +105,11 @@ class MetricsServer:
         except (StorageError, TimeoutError) as exc:
             database = f"unreachable ({type(exc).__name__})"
         healthy = database == "ok"
-        return healthy, {
-            "status": "ready" if healthy else "unhealthy",
-            "model": app.generation.model_name,
-            "database": database,
-        }
+        details: dict[str, object] = {"model": app.generation.model_name, "database": database}
+        for name, check in list(self._checks.items()):
+            ok, details[name] = check()
+            healthy = healthy and ok
+        return healthy, {"status": "ready" if healthy else "unhealthy", **details}
 
     async def _serve_health(self, _request: web.Request) -> web.Response:
         healthy, details = await self.health()

@@ -1,4 +1,9 @@
-"""``storyloom run``: start the app and the Discord bot, stop them cleanly."""
+"""``storyloom run``: start the app and the Discord bot, stop them cleanly.
+
+While it runs, ``/healthz`` (``[metrics]``) also reports the gateway connection under
+``discord``: healthy while connected, and for :data:`RECONNECT_GRACE_S` after a drop (discord.py
+reconnects by itself); the heartbeat file says the same for setups without the metrics port.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +30,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_FILE = "discord-heartbeat"
 HEARTBEAT_EVERY_S = 30.0
+RECONNECT_GRACE_S = 120.0
+"""How long a lost gateway connection may take to come back before the bot counts as unhealthy."""
 
 INVALID_TOKEN = (
     "Discord rejected the bot token. Copy a fresh one from the developer portal (your application "
@@ -63,6 +70,42 @@ def heartbeat_path(settings: Settings) -> Path:
     return settings.data_dir / HEARTBEAT_FILE
 
 
+class Liveness:
+    """Whether the bot is connected to Discord's gateway (every shard's socket open), with a
+    grace period for reconnecting; :meth:`check` is a ``/healthz`` check."""
+
+    def __init__(
+        self,
+        bot: discord.Client,
+        *,
+        grace_s: float = RECONNECT_GRACE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._bot = bot
+        self._grace_s = grace_s
+        self._clock = clock
+        self._last_connected: float | None = None
+
+    def connected(self) -> bool:
+        bot = self._bot
+        if not bot.is_ready() or bot.is_closed():
+            return False
+        if isinstance(bot, discord.AutoShardedClient):
+            return bool(bot.shards) and not any(s.is_closed() for s in bot.shards.values())
+        socket = getattr(bot, "ws", None)
+        return socket is not None and bool(socket.open)
+
+    def check(self) -> tuple[bool, str]:
+        now = self._clock()
+        if self.connected():
+            self._last_connected = now
+            return True, "connected"
+        if self._last_connected is None:
+            return False, "connecting"
+        gone = now - self._last_connected
+        return gone <= self._grace_s, f"reconnecting (connection lost {gone:.0f}s ago)"
+
+
 async def _heartbeat(bot: discord.Client, path: Path) -> None:
     while True:
         if bot.is_ready() and not bot.is_closed():
@@ -94,6 +137,8 @@ async def run_discord(settings: Settings) -> None:
         try:
             bot = build_discord_bot(app, settings)
             adapter = bot.storyloom
+            if app.metrics_server is not None:
+                app.metrics_server.add_check("discord", Liveness(bot).check)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 try:
                     loop.add_signal_handler(sig, stop.set)

@@ -39,6 +39,12 @@ def test_optional_profiles(compose: dict) -> None:
     [device] = vllm["deploy"]["resources"]["reservations"]["devices"]
     assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
     assert "serve-model" in services["model-server"]["command"]
+    web = services["web"]
+    assert web["profiles"] == ["web"] and web["command"][:3] == ["web", "--host", "0.0.0.0"]
+    assert web["ports"] == ["127.0.0.1:8080:8080"]
+    assert web["environment"]["STORYLOOM_DATA_DIR"] != services["bot"]["environment"].get(
+        "STORYLOOM_DATA_DIR"
+    )  # a SQLite file of its own
 
 
 def test_shards_split_the_range_and_share_postgres_and_a_model_server(compose: dict) -> None:
@@ -67,11 +73,15 @@ def test_dockerfile_is_slim_non_root_with_healthcheck_and_volumes() -> None:
     assert re.search(r"^FROM \$\{BASE_IMAGE\}", text, re.M)
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users and users[-1].split(":")[0] not in ("root", "0")
+    # The health check asks the process's /healthz (bot/adapters/discord/health.py).
     assert re.search(r"^HEALTHCHECK .*\n?.*bot\.adapters\.discord\.health", text, re.M)
+    assert re.search(r"^EXPOSE 9464 8080$", text, re.M)
+    assert "STORYLOOM_METRICS__HOST=0.0.0.0" in text  # /healthz reachable from the probe
     assert re.search(r'^VOLUME \["/data", "/models"\]', text, re.M)
     torch_at = text.index("download.pytorch.org/whl/cpu")
-    project = re.search(r'pip install -c constraints\.txt "\.\[', text)
+    project = re.search(r'pip install -c constraints\.txt "\.\[(?P<extras>[^\]]*)\]"', text)
     assert project and torch_at < project.start()  # the CPU torch wheel first, then tested pins
+    assert {"postgres", "serve", "web"} <= set(project["extras"].split(","))  # storyloom web
     assert re.search(r"^COPY [^\n]*constraints\.txt", text, re.M)
     assert 'ENTRYPOINT ["storyloom"]' in text
 

@@ -1,8 +1,10 @@
-"""``storyloom run``: token handling, clear errors, graceful shutdown on SIGTERM."""
+"""``storyloom run``: token handling, clear errors, graceful shutdown on SIGTERM, and the health
+check that the Docker image runs (``/healthz`` with the gateway connection, else the heartbeat)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -13,7 +15,7 @@ import discord
 import pytest
 
 from bot.adapters.discord import health, run_discord
-from bot.adapters.discord.runner import HEARTBEAT_FILE, heartbeat_path, redact_in_logs
+from bot.adapters.discord.runner import HEARTBEAT_FILE, Liveness, heartbeat_path, redact_in_logs
 from bot.errors import ConfigError
 
 TOKEN = "MTA1NjEyMzQ1Njc4OTAxMjM0NQ.GabcDE.very-secret-token-value-1234567890"
@@ -110,10 +112,84 @@ def test_redaction_covers_every_logger_and_exception_text(caplog: pytest.LogCapt
     assert "not redacted" in caplog.text
 
 
-def test_health_check_reads_the_heartbeat(tmp_path: Path) -> None:
+def test_health_check_reads_the_heartbeat_when_no_port_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, free_port: int
+) -> None:
+    monkeypatch.setenv("STORYLOOM_METRICS__PORT", str(free_port))
+    monkeypatch.setenv("STORYLOOM_WEB__PORT", str(free_port))
     assert health.main(["--data-dir", str(tmp_path)]) == 1
     beat = tmp_path / HEARTBEAT_FILE
     beat.write_text("1\n")
     assert health.main(["--data-dir", str(tmp_path), "--max-age", "3600"]) == 0
     ok, why = health.check(tmp_path, 60.0, now=beat.stat().st_mtime + 120)
     assert not ok and "120s ago" in why
+
+
+class Gateway:
+    """The gateway websocket's state as discord.py reads it (Discord cannot be reached here)."""
+
+    def __init__(self) -> None:
+        self.open = True
+
+    async def close(self, code: int = 1000) -> None:
+        self.open = False
+
+
+async def test_liveness_follows_the_gateway_with_a_grace_for_reconnects() -> None:
+    bot = discord.Client(intents=discord.Intents.none())
+    now = [100.0]
+    live = Liveness(bot, grace_s=120.0, clock=lambda: now[0])
+    try:
+        await bot._async_setup_hook()  # what login() does first
+        assert live.check() == (False, "connecting")
+        bot._ready.set()  # type: ignore[attr-defined]  # READY arrived
+        socket = Gateway()
+        bot.ws = socket  # type: ignore[assignment]
+        assert live.check() == (True, "connected")
+        socket.open = False  # the connection dropped; discord.py reconnects by itself
+        now[0] += 90
+        assert live.check() == (True, "reconnecting (connection lost 90s ago)")
+        now[0] += 31
+        assert live.check() == (False, "reconnecting (connection lost 121s ago)")
+        socket.open = True
+        assert live.check() == (True, "connected")
+    finally:
+        await bot.close()
+
+
+async def test_the_image_health_check_asks_healthz_of_the_running_bot(
+    make_settings: Any, monkeypatch: pytest.MonkeyPatch, free_port: int, tmp_path: Path
+) -> None:
+    """``storyloom run`` with [metrics] on: the probe (the image's HEALTHCHECK) reads /healthz,
+    which follows the gateway connection; the bot is never really connected (no Discord)."""
+    settings = settings_with_token(make_settings)
+    settings.metrics.enabled, settings.metrics.port = True, free_port
+    monkeypatch.setenv("STORYLOOM_METRICS__PORT", str(free_port))
+    monkeypatch.setenv("STORYLOOM_DATA_DIR", str(tmp_path))  # no heartbeat there
+    seen: dict[str, Any] = {}
+
+    async def start(self: discord.Client, token: str, *, reconnect: bool = True) -> None:
+        await self._async_setup_hook()
+        seen["connecting"] = await asyncio.to_thread(health.main, [])
+        seen["connecting body"] = await asyncio.to_thread(health.probe, "0.0.0.0", free_port)
+        self._ready.set()  # type: ignore[attr-defined]
+        self.ws = Gateway()  # type: ignore[assignment]
+        seen["connected"] = await asyncio.to_thread(health.main, [])
+        seen["connected body"] = await asyncio.to_thread(health.probe, "127.0.0.1", free_port)
+        os.kill(os.getpid(), signal.SIGTERM)
+        while not self.is_closed():  # noqa: ASYNC110 - the gateway loop ends when closed
+            await asyncio.sleep(0.01)
+
+    monkeypatch.setattr(discord.Client, "start", start)
+    await run_discord(settings)
+    status, body = seen["connecting body"]
+    assert seen["connecting"] == 1 and status == 503
+    assert json.loads(body)["discord"] == "connecting"
+    status, body = seen["connected body"]
+    assert seen["connected"] == 0 and status == 200
+    assert json.loads(body) | {"model": "-"} == {
+        "status": "ready",
+        "model": "-",
+        "database": "ok",
+        "discord": "connected",
+    }
