@@ -18,6 +18,7 @@ Strategy (works with a tiny base model; chat models get a whole-poem draft first
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import math
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from bot.generation.types import ChatMessage, GenerationRequest, SamplingParams
 from plugins.kit.keywords import content_words
 from plugins.kit.rerank import DANGLING_WORDS
-from plugins.kit.words import shared_content
+from plugins.kit.words import made_up_words, shared_content
 from plugins.poem.forms import FormCheck, LineRule, PoemForm, check_lines, check_poem, layout
 from plugins.poem.prompts import (
     QUATRAIN_TARGET_SCHEME,
@@ -95,6 +96,8 @@ class ComposerSettings:
     candidates: int = 4
     max_attempts: int = 3
     examples: int = 2
+    favour: float = 0.0
+    """Base models: logit added to the topic's words while a line is written (0: off)."""
     deadline_s: float | None = 60.0
     priority: int = 0
 
@@ -330,11 +333,16 @@ class PoemComposer:
             return self._request(
                 chat_line_prompt(prompt, rules, lines, prefix), budget + 4, ("\n\n",)
             )
-        return self._request(
+        request = self._request(
             base_line_prompt(prompt, lines, prefix, examples=self._settings.examples),
             budget,
             ("\n",),
         )
+        topic = tuple(content_words(prompt.topic))
+        if not (self._settings.favour and topic):
+            return request
+        params = request.params.replace(favoured_words=topic, favour=self._settings.favour)
+        return dataclasses.replace(request, params=params)
 
     def _request(
         self, prompt: str | tuple[ChatMessage, ...], max_new_tokens: int, stop: tuple[str, ...]
@@ -381,15 +389,18 @@ def _initial(text: str) -> str:
 
 
 def _real_line(text: str, topic_words: frozenset[str]) -> bool:
-    """A line worth keeping: it starts with a word (not punctuation), every word is a
-    dictionary word (or one of the topic's), and it ends on a content word, at a phrase
-    boundary, not on "the", "with", "and"."""
+    """A line worth keeping: it starts with a word (not punctuation), every word is a word in
+    use (the dictionary's, not a stray abbreviation such as "har" or a lone "y"; or one of the
+    topic's), and it ends on a content word, at a phrase boundary, not on "the", "with", "and"."""
     words = split_words(text)
     if not words or not re.match(r"[\"'“‘]?[A-Za-z0-9]", text):
         return False
     if words[-1].lower() in WEAK_ENDINGS:
         return False
-    return all(w.lower() in topic_words or is_known(w) for w in words)
+    if any(len(w) == 1 and w.lower() not in "aio" and not w.isdigit() for w in words):
+        return False  # "All y came", "All s of the"
+    known = all(w.lower() in topic_words or is_known(w) for w in words)
+    return known and not made_up_words(text, topic_words)
 
 
 def _finish(text: str) -> str:

@@ -84,6 +84,7 @@ class PoemPlugin(Plugin):
                 candidates=self.settings.candidates,
                 max_attempts=self.settings.max_attempts,
                 examples=self.settings.examples,
+                favour=self.settings.favour,
                 deadline_s=self.settings.deadline_s,
                 priority=self.settings.priority,
             ),

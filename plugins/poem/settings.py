@@ -21,6 +21,9 @@ class PoemSettings(BaseModel):
     """How often a poem that fails its form is written again before it is shown as approximated."""
     examples: int = Field(default=2, ge=0, le=2)
     """Example poems in a base-model prompt (fewer = shorter prompts for small context windows)."""
+    favour: float = Field(default=3.0, ge=0.0, le=10.0)
+    """Base models: logit added to the topic's words until a line has written them, as the
+    story plugin does for its names and things (0: off)."""
     free_verse_lines: int = Field(default=4, ge=3, le=8)
     deadline_s: float = Field(default=120.0, gt=0)
     """Deadline of each generation request, in seconds."""

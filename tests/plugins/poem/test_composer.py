@@ -222,3 +222,22 @@ async def test_a_poem_that_misses_its_topic_is_written_again() -> None:
         PoemPrompt(PoemForm.HAIKU, "rain")
     )
     assert any("rain" in line.lower() for line in poem.lines)
+
+
+async def test_base_model_line_requests_favour_the_topics_words() -> None:
+    script = Script(lambda request, n: "the quiet sea was blue and deep")
+    favoured = PoemComposer(
+        script,
+        chat=False,
+        rng=random.Random(1),
+        settings=ComposerSettings(candidates=2, max_attempts=1, favour=3.0),
+    )
+    await favoured.compose(PoemPrompt(PoemForm.HAIKU, "a lighthouse by the sea"))
+    assert script.requests
+    for request in script.requests:
+        assert request.params.favour == 3.0
+        assert set(request.params.favoured_words) == {"lighthouse", "sea"}
+
+    plain = Script(lambda request, n: "the quiet sea was blue and deep")
+    await composer(plain).compose(PoemPrompt(PoemForm.HAIKU, "a lighthouse by the sea"))
+    assert all(not r.params.favoured_words for r in plain.requests)
