@@ -287,6 +287,8 @@ def web_smoke(start: Start, probe: Probe) -> str:
                     break
                 time.sleep(0.5)
         finally:
+            if process.stdin is not None:
+                process.stdin.close()
             process.terminate()
             try:
                 process.wait(timeout=60)
