@@ -43,9 +43,10 @@ class UploadTooLarge(UsageError):
     """An attached file is over the limit of the command that reads it (sizes in bytes)."""
 
     def __init__(self, filename: str, size: int, limit: int) -> None:
-        super().__init__(
-            f"`{filename}` is too large ({_megabytes(size)}); the limit is {_megabytes(limit)}."
-        )
+        shown, most = _megabytes(size), _megabytes(limit)
+        if shown == most:  # 1.0 MB over a 1.0 MB limit says nothing: give the bytes
+            shown, most = f"{size:,} bytes", f"{limit:,} bytes"
+        super().__init__(f"`{filename}` is too large ({shown}); the limit is {most}.")
         self.filename = filename
         self.size = size
         self.limit = limit

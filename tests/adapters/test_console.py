@@ -110,6 +110,8 @@ async def test_attached_files_are_read_within_the_limit() -> None:
         await blob.read(2)
     assert (raised.value.size, raised.value.limit) == (3, 2)
     assert raised.value.user_message == "`a` is too large (3 bytes); the limit is 2 bytes."
+    close = UploadTooLarge("b.json", 1_018_245, 1_000_000).user_message
+    assert close == "`b.json` is too large (1,018,245 bytes); the limit is 1,000,000 bytes."
 
 
 def test_bad_attachments_are_script_errors() -> None:

@@ -81,7 +81,9 @@ async def test_too_large_and_unreadable_files_are_refused_without_a_trace(
     await rig.driver.slash(
         "story import", file=FileOption("beam.json", b"{" * (MAX_IMPORT_BYTES + 1), size=10)
     )
-    assert "is too large (1.0 MB); the limit is 1.0 MB" in rig.webhook.requests[-1].content
+    assert "too large (1,000,001 bytes); the limit is 1,000,000 bytes" in (
+        rig.webhook.requests[-1].content or ""
+    )
     for request in rig.webhook.requests:
         assert "Traceback" not in (request.content or "")
     assert await rig.app.store.stories.get_active(_here(rig)) is None
