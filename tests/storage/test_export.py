@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import Blocked, StateError, UsageError
-from bot.records import TurnKind
+from bot.records import Story, TurnKind
 from bot.types import Author
 from storage.export_command import export_command
 from storage.settings import StorageSettings
@@ -46,6 +46,11 @@ async def _story(store: Store):  # type: ignore[no-untyped-def]
     return story
 
 
+def _told(story: Story) -> tuple[str, str, str, str]:
+    """What an export carries of a story itself."""
+    return story.title, story.premise, story.memory, story.author_note
+
+
 async def test_markdown_export_has_authors_and_story(store: Store) -> None:
     story = await _story(store)
     md = await store.export_story(story, "md")
@@ -67,12 +72,7 @@ async def test_json_round_trip_into_another_channel(store: Store) -> None:
     imported = await store.import_story(data, GUILD_B_CH1, CAROL)
     assert imported.id != story.id
     assert imported.channel_key == GUILD_B_CH1.key and imported.created_by_id == CAROL.id
-    assert (imported.title, imported.premise, imported.memory, imported.author_note) == (
-        story.title,
-        story.premise,
-        story.memory,
-        story.author_note,
-    )
+    assert _told(imported) == _told(story)
     original = await store.turns.all(story.id)
     copied = await store.turns.all(imported.id)
     assert [(t.author_id, t.author_name, t.kind, t.text) for t in copied] == [
@@ -123,12 +123,7 @@ async def test_markdown_round_trip_keeps_every_turn_and_its_author(store: Store)
     md = await store.export_story(story, "md")
     narrator = Author(id="storyloom", name="The Teller")
     imported = await store.import_story(md, GUILD_B_CH1, CAROL, fmt="md", narrator=narrator)
-    assert (imported.title, imported.premise, imported.memory, imported.author_note) == (
-        story.title,
-        story.premise,
-        story.memory,
-        story.author_note,
-    )
+    assert _told(imported) == _told(story)
     original = await store.turns.all(story.id)
     expected = [
         (
