@@ -82,21 +82,23 @@ class App:
         endpoint = MetricsServer(settings.metrics, metrics)
         await endpoint.start()  # first: /healthz answers 503 while the model loads
         try:
-            store = await open_store(settings.resolved_storage())
+            store = await open_store(
+                settings.resolved_storage(), observer=metrics.storage_operation
+            )
         except BaseException:
             await endpoint.close()
             raise
         generation = build_generation_service(settings.generation)
         try:
             await generation.start()
-            app = await cls._assemble(settings, store, generation, plugins)
+            app = await cls._assemble(settings, store, generation, plugins, metrics)
         except BaseException:
             await generation.close()
             await store.close()
             await endpoint.close()
             raise
-        app.metrics, app.metrics_server = metrics, endpoint
-        metrics.instrument(app)
+        app.metrics_server = endpoint
+        metrics.watch(app)
         endpoint.ready(app)
         return app
 
@@ -107,6 +109,7 @@ class App:
         store: Store,
         generation: GenerationService,
         plugins: Iterable[type[Plugin]] | None,
+        metrics: BotMetrics,
     ) -> App:
         rules = StoreRulesProvider(store)
         fallback = settings.discord.mod_log_channel_id
@@ -115,7 +118,12 @@ class App:
             rules,
             fallback_channel_id=str(fallback) if fallback is not None else None,
         )
-        moderation = ModerationPipeline(settings.moderation, rules_provider=rules, audit=mod_log)
+        moderation = ModerationPipeline(
+            settings.moderation,
+            rules_provider=rules,
+            audit=mod_log,
+            observer=metrics.moderation_verdict,
+        )
         writer = ModeratedWriter(
             generation, moderation, max_attempts=settings.moderation.max_regen_attempts + 1
         )
@@ -150,6 +158,7 @@ class App:
             ),
             contexts=context_for,
             recorder=store.messages,
+            metrics=metrics,
         )
         registry.add(
             CorePlugin,
@@ -180,6 +189,7 @@ class App:
             registry=registry,
             router=router,
             writer=writer,
+            metrics=metrics,
             _contexts=contexts,
         )
         for name, plugin in list(registry.plugins.items()):

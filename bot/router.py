@@ -210,6 +210,7 @@ class Router:
         limits: RouterLimits,
         contexts: Callable[[str], PluginContext],
         recorder: MessageRecorder | None = None,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self.registry = registry
         self._moderator = moderator
@@ -222,8 +223,8 @@ class Router:
         self._cooldowns: dict[str, RateLimiter] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
-        self.metrics: BotMetrics | None = None
-        """Counts each event by plugin, command and outcome (set by the app's metrics)."""
+        self.metrics = metrics
+        """Counts each event by plugin, command and outcome."""
 
     # -- lifecycle ------------------------------------------------------------------------
     def dispatch(self, incoming: Incoming, responder: Responder) -> asyncio.Task[None]:

@@ -95,7 +95,9 @@ class Database:
     per statement; the group-commit writer uses it), on PostgreSQL through ``run_sync``.
     """
 
-    def __init__(self, settings: StorageSettings) -> None:
+    def __init__(
+        self, settings: StorageSettings, *, observer: Callable[[str, float], None] | None = None
+    ) -> None:
         self.settings = settings
         self.dialect = make_url(settings.url).get_dialect().name
         if self.is_sqlite:
@@ -105,7 +107,7 @@ class Database:
             self.read_engine = self.write_engine = _postgres_engine(settings)
         self._thread_engine: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
-        self.observer: Callable[[str, float], None] | None = None
+        self.observer = observer
         """Told ``(operation, seconds)`` after each ``read``, ``write`` and ``batch`` (metrics)."""
 
     def _observe(self, operation: str, started: float) -> None:

@@ -125,8 +125,11 @@ class Store:
         await self.db.dispose()
 
 
-async def open_store(settings: StorageSettings) -> Store:
-    """Connect, upgrade the schema to head (unless disabled) and return the store."""
+async def open_store(
+    settings: StorageSettings, *, observer: Callable[[str, float], None] | None = None
+) -> Store:
+    """Connect, upgrade the schema to head (unless disabled) and return the store;
+    ``observer`` is told ``(operation, seconds)`` after each database operation (metrics)."""
     if settings.is_sqlite:
         from sqlalchemy.engine import make_url
 
@@ -135,7 +138,7 @@ async def open_store(settings: StorageSettings) -> Store:
             from pathlib import Path
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-    db = Database(settings)
+    db = Database(settings, observer=observer)
     try:
         if settings.apply_migrations:
             await upgrade_database(db)

@@ -74,12 +74,13 @@ class ModerationPipeline:
         rules_provider: RulesProvider | None = None,
         audit: AuditSink | None = None,
         classifier: TextScorer | None = None,
+        observer: Callable[[Verdict, ModerationContext], None] | None = None,
     ) -> None:
         self.settings = settings
         self._rules = rules_provider
         self._audit = audit
         self._classifier = classifier if settings.classifier_enabled else None
-        self.observer: Callable[[Verdict, ModerationContext], None] | None = None
+        self.observer = observer
         """Told every recorded verdict (allow included) of :meth:`check` (metrics)."""
         if classifier is None and settings.enabled and settings.classifier_enabled:
             self._classifier = load_classifier(settings.classifier_path)

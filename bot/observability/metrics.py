@@ -176,11 +176,9 @@ class BotMetrics:
 
     # -- wiring ---------------------------------------------------------------------------------
 
-    def instrument(self, app: App) -> None:
-        """Attach to ``app``'s router, generation service, moderation pipeline and store."""
-        app.router.metrics = self
-        app.moderation.observer = self.moderation_verdict
-        app.store.db.observer = self.storage_operation
+    def watch(self, app: App) -> None:
+        """Read ``app``'s queue, work in flight and model (the router, moderation pipeline and
+        store are given these metrics when the app builds them)."""
         generation = app.generation
         generation.metrics.add_observer(self.generation_finished)
         self.generation_queue_depth.set_function(lambda: generation.stats().queue_depth)
