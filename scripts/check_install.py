@@ -394,7 +394,8 @@ def check_venv(
     def start_web(out: IO[str], err: IO[str]) -> subprocess.Popen[str]:
         return _popen([storyloom, "web"], out, err, cwd=empty, env=os.environ | web)
 
-    seen["web"] = web_smoke(start_web, probe_with(web))
+    if "web" in extras.split(","):  # the image's extras (floors installs the runtime only)
+        seen["web"] = web_smoke(start_web, probe_with(web))
     versions = dict(
         line.split("==", 1) for line in freeze.splitlines() if "==" in line and " @ " not in line
     )
