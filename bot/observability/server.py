@@ -3,9 +3,9 @@
 The server starts before the app loads its model, so ``/healthz`` answers ``503 starting``
 while it loads, ``200 ready`` once the app is assembled and its database answers, and ``503``
 again while the app shuts down or when the database stops answering. Adapters add their own
-checks (:meth:`MetricsServer.add_check`: ``storyloom run`` adds its Discord connection). Requests are handled on the
-bot's loop without blocking it: a scrape formats a few dozen series (well under a millisecond)
-and the health check's ``SELECT 1`` is awaited with a time limit.
+checks (:meth:`MetricsServer.add_check`: ``storyloom run`` adds its Discord connection).
+Requests are handled on the bot's loop without blocking it: a scrape formats a few dozen series
+(well under a millisecond) and the health check's ``SELECT 1`` is awaited with a time limit.
 """
 
 from __future__ import annotations
