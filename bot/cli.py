@@ -104,11 +104,13 @@ def play(
 ) -> None:
     """Play in the terminal, as if in one Discord server with several people.
 
-    Interactive: type messages and /commands; /as NAME switches speaker, /help lists commands.
+    Interactive: type messages and /commands; /as NAME switches speaker, /attach PATH attaches a
+    file to your next message (/story import), /help lists commands.
 
     Scripted (--jsonl): each input line is {"user": "...", "channel": "...", "text": "..."} (user and
-    channel optional); each output line is {"channel", "reply_to", "kind", "id", "text"} with kind
-    message, edit, notice or error. Exits when input ends and all work is done.
+    channel optional; "attachments": [{"filename": "...", "text": "..."}] attaches files, "base64"
+    instead of "text" for bytes); each output line is {"channel", "reply_to", "kind", "id", "text"}
+    with kind message, edit, notice or error. Exits when input ends and all work is done.
     """
     settings = _settings(config, quiet=True)
 
