@@ -396,6 +396,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--preset", choices=sorted(PRESETS), default="default")
     p.add_argument("--vocab-size", type=int, help="override the preset's vocabulary size")
+    p.add_argument("--layers", type=int, help="override the preset's number of layers")
+    p.add_argument(
+        "--hidden",
+        type=int,
+        help="override the preset's width (a multiple of 32: heads of 32, MLP 2.75x wide)",
+    )
     p.add_argument("--seq-len", type=int, help="override the preset's training window")
     p.add_argument("--batch-size", type=int, help="override the preset's batch size")
     p.add_argument("--seed", type=int, default=1234)
@@ -462,6 +468,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("give --max-steps, --max-minutes and/or --max-cpu-minutes")
     if not 0.0 <= args.ema < 1.0:
         p.error("--ema is a decay in [0, 1)")
+    if args.hidden is not None and (args.hidden < 32 or args.hidden % 32):
+        p.error("--hidden must be a multiple of 32 (attention heads are 32 wide)")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         p.error(f"--device {args.device}: no CUDA device here; use --device cpu")
     return args
@@ -529,8 +537,18 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     use_bf16 = device.type == "cuda" if args.bf16 is None else args.bf16
     shape = PRESETS[args.preset]
+    if args.hidden:
+        heads = max(1, args.hidden // 32)
+        shape = replace(
+            shape,
+            hidden_size=args.hidden,
+            intermediate_size=int(round(args.hidden * 2.75 / 8) * 8),
+            num_heads=heads,
+            num_kv_heads=max(1, heads // 2),
+        )
     shape = replace(
         shape,
+        num_layers=args.layers or shape.num_layers,
         vocab_size=args.vocab_size or shape.vocab_size,
         seq_len=args.seq_len or shape.seq_len,
         batch_size=args.batch_size or shape.batch_size,

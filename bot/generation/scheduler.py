@@ -18,7 +18,9 @@ class FairQueue:
 
     ``put`` raises :class:`Overloaded` when ``capacity`` jobs already wait. ``take`` serves the
     highest priority first and, within a priority, channels in round-robin order; a channel never
-    has more than ``per_channel_limit`` jobs taken and not yet released.
+    has more than ``per_channel_limit`` jobs taken and not yet released. ``slots`` is how many
+    jobs the backend runs at once (None: as many as are taken); positions use it to tell when a
+    running job's channel competes again.
     """
 
     def __init__(
@@ -27,14 +29,17 @@ class FairQueue:
         per_channel_limit: int,
         *,
         estimate_wait: Callable[[int], float | None] = lambda position: None,
+        slots: int | None = None,
     ) -> None:
         self._capacity = capacity
+        self._slots = None if slots is None else max(1, slots)
         self._per_channel_limit = per_channel_limit
         self._estimate_wait = estimate_wait
         self._cond = threading.Condition()
         self._waiting: dict[str, list[tuple[int, int, Job]]] = {}
         self._order: deque[str] = deque()
         self._running: Counter[str] = Counter()
+        self._started: deque[str] = deque()  # the running jobs' channels, oldest first
         self._seq = 0
         self._depth = 0
         self._closed = False
@@ -101,6 +106,7 @@ class FairQueue:
                     dropped.append(job)
                     continue
                 self._running[channel] += 1
+                self._started.append(channel)
                 job.started_at = time.monotonic()
                 taken.append(job)
             moved = self._positions() if taken or dropped else []
@@ -129,6 +135,8 @@ class FairQueue:
             self._running[job.channel_key] -= 1
             if self._running[job.channel_key] <= 0:
                 del self._running[job.channel_key]
+            with contextlib.suppress(ValueError):
+                self._started.remove(job.channel_key)
             moved = self._positions()
             self._cond.notify_all()
         _tell(moved)
@@ -169,6 +177,7 @@ class FairQueue:
             jobs = [entry[2] for lane in self._waiting.values() for entry in lane]
             self._waiting.clear()
             self._order.clear()
+            self._started.clear()
             self._depth = 0
             self._watched = 0
             self._cond.notify_all()
@@ -197,27 +206,41 @@ class FairQueue:
 
     def _serving_order(self) -> dict[Job, int]:
         """Every waiting job's place in the order ``take`` would serve them if nothing else
-        arrived: priority first, channels in turn, per-channel limits honoured (a channel at
-        its limit waits until the jobs taken before it are done). Lock held."""
+        arrived: priority first, channels in turn, per-channel limits honoured. With ``slots``
+        known, a full backend frees its oldest running job's slot (and channel) before the next
+        job is taken, so a busy channel's higher-priority backlog stays ahead. Lock held."""
         lanes = {channel: iter(lane) for channel, lane in self._waiting.items()}
         left = {channel: len(lane) for channel, lane in self._waiting.items()}
         heads = {channel: lane[0][0] for channel, lane in self._waiting.items()}
         order = deque(self._order)
         running = Counter(self._running)
+        started = deque(self._started)
+        free = None if self._slots is None else self._slots - len(started)
         places: dict[Job, int] = {}
         while order:
+            if free is not None and free <= 0 and started:
+                running[started.popleft()] -= 1
+                free += 1
+                continue
             best: str | None = None
             for channel in order:
                 if running[channel] >= self._per_channel_limit:
                     continue
                 if best is None or heads[channel] < heads[best]:
                     best = channel
-            if best is None:  # every channel at its limit: the running jobs finish first
-                running.clear()
+            if best is None:  # every channel at its limit: running jobs finish first
+                if free is not None and started:
+                    running[started.popleft()] -= 1
+                    free += 1
+                else:
+                    running.clear()
                 continue
             _, _, job = next(lanes[best])
             places[job] = len(places) + 1
             running[best] += 1
+            if free is not None:
+                started.append(best)
+                free -= 1
             left[best] -= 1
             order.remove(best)
             if left[best]:

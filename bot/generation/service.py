@@ -49,6 +49,7 @@ class GenerationService:
             settings.queue_size,
             settings.per_channel_limit,
             estimate_wait=self._estimate_wait,
+            slots=settings.max_batch_size,
         )
         self._started = False
         self._closed = False

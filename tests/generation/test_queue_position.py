@@ -63,6 +63,37 @@ async def test_positions_are_the_order_take_serves_in() -> None:
         assert [predicted[job] for job in served] == list(range(1, len(jobs) + 1))
 
 
+async def test_positions_with_a_full_backend_keep_a_busy_channels_backlog_ahead() -> None:
+    """A backend with ``slots`` rows that frees its oldest row first serves in the predicted
+    order, including a higher-priority backlog from one channel whose job is running."""
+    rng = random.Random(11)
+    for _ in range(30):
+        slots = rng.choice([1, 2, 3])
+        queue = FairQueue(capacity=200, per_channel_limit=rng.choice([1, 2]), slots=slots)
+        backlog = [_job("busy", priority=5) for _ in range(rng.randrange(1, 4))]
+        for job in backlog:
+            queue.put(job)
+        rows = queue.take(slots)
+        jobs = [
+            _job(f"c{rng.randrange(5)}", priority=rng.choice([0, 0, 1, 5]))
+            for _ in range(rng.randrange(1, 30))
+        ]
+        for job in jobs:
+            queue.put(job)
+        jobs = [job for job in backlog if job not in rows] + jobs
+        predicted = {job: queue.position(job) for job in jobs}
+        assert sorted(predicted.values()) == list(range(1, len(jobs) + 1))
+        served: list[Job] = []
+        while len(served) < len(jobs):
+            taken = queue.take(slots - len(rows)) if len(rows) < slots else []
+            if not taken:  # full, or every channel at its limit: the oldest row finishes
+                queue.release(rows.pop(0))
+                continue
+            rows += taken
+            served += taken
+        assert [predicted[job] for job in served] == list(range(1, len(jobs) + 1))
+
+
 def test_ordinals_and_texts() -> None:
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 103, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "103rd", "111th"

@@ -124,15 +124,20 @@ def test_splits_are_disjoint_seeded_and_cover_every_file(tmp_path: Path) -> None
 
 
 def test_bf16_autocast_path_trains_on_cpu(tmp_path: Path) -> None:
-    """The GPU path's options (bf16 autocast) run on CPU with the tiny preset."""
+    """The GPU path's options (bf16 autocast) run on CPU with the tiny preset, reshaped by
+    --layers and --hidden (the shape sweep's overrides)."""
     corpus, out = tmp_path / "corpus", tmp_path / "model"
     write_corpus(corpus)
     script = load_script()
     args = [str(corpus), "--out", str(out), "--run-dir", str(tmp_path / "run")]
     args += ["--preset", "tiny", "--holdout-docs", "2", "--max-steps", "3", "--eval-every", "3"]
+    args += ["--layers", "2", "--hidden", "64"]
     assert script.main([*args, "--threads", "1", "--no-progress", "--bf16"]) == 0
     metrics = json.loads((out / "training_metrics.json").read_text())
     assert metrics["bf16"] is True and metrics["device"] == "cpu"
+    config = json.loads((out / "config.json").read_text())
+    assert (config["num_hidden_layers"], config["hidden_size"]) == (2, 64)
+    assert (config["num_attention_heads"], config["num_key_value_heads"]) == (2, 1)
     assert 0 < metrics["test_bits_per_byte"] < 16
 
 
