@@ -268,6 +268,15 @@ def mend_quote_case(text: str, lower_words: Iterable[str] = QUOTE_FOLLOWERS) -> 
     return _AFTER_QUOTE.sub(mend, text)
 
 
+_CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+
+
+def straighten_quotes(text: str) -> str:
+    """Curly quotation marks and apostrophes made straight, so one reply never mixes the two
+    styles (the training text has both; players type straight ones)."""
+    return text.translate(_CURLY)
+
+
 _THE_END = re.compile(r"\s*\bThe end[.!]*\s*$", re.IGNORECASE)
 
 
@@ -387,9 +396,9 @@ def _unframed(
     own_labels: Iterable[str],
     allow_player_voice: bool,
 ) -> str:
-    """What finished and partial continuations share: no echoed prompt, no own label, no fake
-    player tag (unless ``allow_player_voice``), no looping, no broken lines."""
-    text = normalize_space(raw)
+    """What finished and partial continuations share: straight quotes, no echoed prompt, no own
+    label, no fake player tag (unless ``allow_player_voice``), no looping, no broken lines."""
+    text = straighten_quotes(normalize_space(raw))
     labels = tuple(own_labels)
     text = strip_speaker_tags(text, (), own_labels=labels, any_label=False)
     if prompt:

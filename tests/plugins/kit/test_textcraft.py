@@ -113,6 +113,14 @@ def test_balance_quotes() -> None:
     )
 
 
+def test_continuations_use_one_quote_style() -> None:
+    mixed = '“Oh, I know,” he answered. “You’re kind," she said. ‘Go.’'
+    cleaned = tc.clean_continuation(mixed)
+    assert cleaned == '"Oh, I know," he answered. "You\'re kind," she said. \'Go.\''
+    assert tc.clean_partial("“Run") == '"Run'
+    assert tc.straighten_quotes("plain 'text'") == "plain 'text'"
+
+
 def test_join_broken_lines_keeps_paragraphs_and_sentence_breaks() -> None:
     assert tc.join_broken_lines("the o, and the\nwhey. Then") == "the o, and the whey. Then"
     assert tc.join_broken_lines("It ended.\nA new day.") == "It ended.\nA new day."
