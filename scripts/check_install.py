@@ -48,7 +48,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -186,27 +186,27 @@ def smoke(
     print("· storyloom play --jsonl with /healthz and /metrics …", flush=True)
     began = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = start(out, err)
-        try:
-            assert process.stdin is not None
-            body, seen_503 = _until(fetch, "/healthz", process, lambda s, _: s == 200)
-            health = body.strip()
-            healthcheck = probe()
-            process.stdin.write(STORY_SCRIPT)
-            process.stdin.flush()
-            metrics, _ = _until(
-                fetch,
-                "/metrics",
-                process,
-                lambda s, body: commands_counted(body, "story", "story continue") >= 1,
-            )
-            process.stdin.close()
-            process.wait(timeout=120)
-        except (InstallCheckFailed, subprocess.TimeoutExpired, OSError) as exc:
-            process.kill()
-            process.wait()
-            err.seek(0)
-            raise InstallCheckFailed(f"{exc}\n{err.read()[-2000:]}") from None
+        with start(out, err) as process:  # closes the stdin pipe on every path
+            try:
+                assert process.stdin is not None
+                body, seen_503 = _until(fetch, "/healthz", process, lambda s, _: s == 200)
+                health = body.strip()
+                healthcheck = probe()
+                process.stdin.write(STORY_SCRIPT)
+                process.stdin.flush()
+                metrics, _ = _until(
+                    fetch,
+                    "/metrics",
+                    process,
+                    lambda s, body: commands_counted(body, "story", "story continue") >= 1,
+                )
+                process.stdin.close()
+                process.wait(timeout=120)
+            except (InstallCheckFailed, subprocess.TimeoutExpired, OSError) as exc:
+                process.kill()
+                process.wait()
+                err.seek(0)
+                raise InstallCheckFailed(f"{exc}\n{err.read()[-2000:]}") from None
         out.seek(0)
         err.seek(0)
         played, errors = out.read(), err.read()
@@ -244,7 +244,7 @@ def smoke(
     database = data_dir / "storyloom.db"
     if not database.is_file():
         raise InstallCheckFailed(f"no SQLite file was written at {database}")
-    with sqlite3.connect(database) as db:
+    with closing(sqlite3.connect(database)) as db:
         stories = db.execute("SELECT count(*) FROM stories").fetchone()[0]
         turns = db.execute("SELECT count(*) FROM turns").fetchone()[0]
     if stories != 1 or turns < 1:
@@ -468,24 +468,24 @@ def _base_image() -> str:
         host_cas = Path("/etc/ssl/certs/ca-certificates.crt")
         if host_cas.is_file():
             shutil.copy2(host_cas, rootfs / "etc/ssl/certs/ca-certificates.crt")
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        imported = subprocess.run(
-            [
-                "docker",
-                "import",
-                "--change",
-                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "--change",
-                f"ENV PIP_CERT={host_cas} SSL_CERT_FILE={host_cas}",
-                "-",
-                LOCAL_BASE,
-            ],
-            stdin=tar.stdout,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        tar.wait()
+        # `with` closes the pipe: an unclosed one is a ResourceWarning, an error under pytest
+        with subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE) as tar:
+            imported = subprocess.run(
+                [
+                    "docker",
+                    "import",
+                    "--change",
+                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "--change",
+                    f"ENV PIP_CERT={host_cas} SSL_CERT_FILE={host_cas}",
+                    "-",
+                    LOCAL_BASE,
+                ],
+                stdin=tar.stdout,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
     if imported.returncode != 0:
         raise InstallCheckFailed(f"docker import of the base image failed: {imported.stderr}")
     return LOCAL_BASE
