@@ -53,8 +53,9 @@ async def serve(
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening-ready socket on ``host:port`` (port 0: a free one), or ConfigError saying
-    what to do when the address cannot be used."""
+    """A listening socket on ``host:port`` (port 0: a free one), or ConfigError saying what to do
+    when the address cannot be used. It listens at once, so a browser that opens the announced
+    address while the app is still starting waits in the backlog instead of being refused."""
     sock: socket.socket | None = None
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
@@ -63,6 +64,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        sock.listen(2048)  # uvicorn's default backlog
     except OSError as exc:
         if sock is not None:
             sock.close()

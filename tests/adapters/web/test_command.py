@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.adapters.web.runner import bind
 from tests.adapters.web.conftest import WAIT_S
 
 STORYLOOM = [sys.executable, "-m", "bot.cli"]
@@ -87,3 +88,12 @@ async def test_a_taken_port_is_explained(tmp_path: Path) -> None:
     assert code == 2
     assert "Cannot listen on 127.0.0.1" in out and "--host/--port" in out
     assert "Traceback" not in out
+
+
+def test_the_announced_address_takes_connections_before_the_server_runs() -> None:
+    """The address is printed while uvicorn is still starting: a browser that opens it then is
+    queued, not refused (the socket listens from the moment it is bound)."""
+    with bind("127.0.0.1", 0) as sock:
+        port = sock.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
