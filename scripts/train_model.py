@@ -29,6 +29,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -434,6 +435,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="all",
         help="validation bits/byte that chooses the checkpoint: 'all' files or one file's name",
     )
+    p.add_argument(
+        "--max-gap",
+        type=float,
+        help="export only checkpoints whose --select-on validation bits/byte is at most this "
+        "much above a same-sized sample of their training text (early stopping against "
+        "memorising a small corpus; every evaluation records both figures)",
+    )
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0: no limit)")
     p.add_argument(
         "--max-minutes",
@@ -513,17 +521,23 @@ def split_report(
     return report
 
 
-def validation_bits(
-    model: LlamaForCausalLM, tok: Tokenizer, sources: list[SourceSplit], eot_id: int
+def split_bits(
+    model: LlamaForCausalLM,
+    tok: Tokenizer,
+    sources: list[SourceSplit],
+    eot_id: int,
+    docs_of: Callable[[SourceSplit], list[str]],
 ) -> dict[str, float]:
-    """Validation bits per byte of each file, and over all files (``"all"``, byte-weighted)."""
+    """Bits per byte of ``docs_of(source)`` for each file, and over all files (``"all"``,
+    byte-weighted)."""
     scores: dict[str, float] = {}
     bits, n_bytes = 0.0, 0
     for src in sources:
-        if not src.validation:
+        docs = docs_of(src)
+        if not docs:
             continue
-        bpb, _ = bits_per_byte(model, tok, src.validation, eot_id)
-        size = sum(len(d.encode("utf-8")) for d in src.validation)
+        bpb, _ = bits_per_byte(model, tok, docs, eot_id)
+        size = sum(len(d.encode("utf-8")) for d in docs)
         scores[src.name] = bpb
         bits, n_bytes = bits + bpb * size, n_bytes + size
     scores["all"] = bits / max(1, n_bytes)
@@ -566,6 +580,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--select-on {args.select_on!r}: use 'all' or one of {names}")
     train_docs = [doc for src in sources for doc in src.train]
     random.Random(args.seed).shuffle(train_docs)
+    # A fixed sample of each file's training text as large as its validation split: scored at
+    # every evaluation, it shows the train/validation gap as it opens.
+    sample_rng = random.Random(args.seed + 2)
+    train_samples = {
+        src.name: sample_rng.sample(src.train, min(len(src.validation), len(src.train)))
+        for src in sources
+    }
 
     if args.resume and tok_path.exists():
         tok = Tokenizer.from_file(str(tok_path))
@@ -665,26 +686,37 @@ def main(argv: list[str] | None = None) -> int:
     def evaluate_and_save(elapsed: float, cpu_seconds: float) -> None:
         nonlocal best_bpb
         scored = (ema_model if ema_model is not None else model).to("cpu")
-        scores = validation_bits(scored, tok, sources, eot_id)
+        scores = split_bits(scored, tok, sources, eot_id, lambda src: src.validation)
+        seen = split_bits(scored, tok, sources, eot_id, lambda src: train_samples[src.name])
         bpb = scores[args.select_on]
+        gap = bpb - seen[args.select_on]
         history.append(
             {
                 "step": step,
                 "minutes": elapsed / 60,
                 "cpu_minutes": cpu_seconds / 60,
                 "bits_per_byte": bpb,
+                "gap": gap,
                 **{f"validation_{name}": value for name, value in scores.items()},
+                **{f"train_{name}": value for name, value in seen.items()},
             }
         )
-        improved = bpb < best_bpb
-        best_bpb = min(best_bpb, bpb)
+        within_gap = args.max_gap is None or gap <= args.max_gap
+        improved = within_gap and bpb < best_bpb
+        if within_gap:
+            best_bpb = min(best_bpb, bpb)
         logger.info(
-            "step %d  %.1f min (%.1f CPU min)  validation bits/byte %s%s",
+            "step %d  %.1f min (%.1f CPU min)  validation bits/byte %s  gap %.4f%s",
             step,
             elapsed / 60,
             cpu_seconds / 60,
             "  ".join(f"{name} {value:.4f}" for name, value in scores.items()),
-            "  (best, exported)" if improved else "",
+            gap,
+            "  (best, exported)"
+            if improved
+            else ""
+            if within_gap
+            else f"  (over --max-gap {args.max_gap})",
         )
         if improved:
             metrics = {
@@ -769,8 +801,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # The exported (best-validation) model, scored once on every split. The test figures are
     # written down here and decide nothing.
-    best = LlamaForCausalLM.from_pretrained(args.out).eval()
     metrics_path = args.out / "training_metrics.json"
+    if best_bpb == float("inf"):
+        logger.error(
+            "no evaluation came within --max-gap %s, so nothing was exported: evaluate earlier "
+            "(--eval-every), regularise more (--dropout, --weight-decay) or allow a larger gap",
+            args.max_gap,
+        )
+        return 1
+    best = LlamaForCausalLM.from_pretrained(args.out).eval()
     metrics = json.loads(metrics_path.read_text())
     metrics.update(split_report(best, tok, sources, eot_id, args.seed))
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")

@@ -254,3 +254,35 @@ def test_quote_case_is_mended_only_where_a_sentence_goes_on() -> None:
     # After ! or ? a new sentence may begin: left alone without a speech verb.
     assert fix('"Run!" The cat ran.', lower) == '"Run!" The cat ran.'
     assert fix('He stopped. "No." She ran.', lower) == 'He stopped. "No." She ran.'
+
+
+def test_max_gap_exports_only_checkpoints_that_have_not_memorised(tmp_path: Path) -> None:
+    """Every evaluation records validation and a same-sized training sample; --max-gap exports
+    the best validation among evaluations within the gap, and nothing when none is."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    script = load_script()
+
+    def run(name: str, max_gap: float) -> tuple[int, Path, list[dict[str, float]]]:
+        out, run_dir = tmp_path / f"model-{name}", tmp_path / f"run-{name}"
+        args = [str(corpus), "--out", str(out), "--run-dir", str(run_dir), "--preset", "tiny"]
+        args += ["--holdout-docs", "4", "--eval-every", "3", "--threads", "1", "--no-progress"]
+        args += ["--select-on", "tinystories_train", "--max-steps", "12", "--lr", "1e-2"]
+        code = script.main([*args, "--max-gap", str(max_gap)])
+        return code, out, json.loads((run_dir / "history.json").read_text())
+
+    code, out, history = run("open", 0.5)
+    assert code == 0
+    for h in history:
+        assert h["gap"] == pytest.approx(
+            h["validation_tinystories_train"] - h["train_tinystories_train"], abs=1e-9
+        )
+        assert 0 < h["train_all"] < 16
+    within = [h for h in history if h["gap"] <= 0.5]
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    assert metrics["step"] == min(within, key=lambda h: h["bits_per_byte"])["step"]
+
+    code, out, history = run("shut", -100.0)
+    assert code == 1
+    assert len(history) == 4
+    assert not (out / "model.safetensors").exists()
