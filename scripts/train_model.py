@@ -705,6 +705,9 @@ def main(argv: list[str] | None = None) -> int:
         improved = within_gap and bpb < best_bpb
         if within_gap:
             best_bpb = min(best_bpb, bpb)
+        verdict = "  (best, exported)" if improved else ""
+        if not within_gap:
+            verdict = f"  (over --max-gap {args.max_gap})"
         logger.info(
             "step %d  %.1f min (%.1f CPU min)  validation bits/byte %s  gap %.4f%s",
             step,
@@ -712,11 +715,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu_seconds / 60,
             "  ".join(f"{name} {value:.4f}" for name, value in scores.items()),
             gap,
-            "  (best, exported)"
-            if improved
-            else ""
-            if within_gap
-            else f"  (over --max-gap {args.max_gap})",
+            verdict,
         )
         if improved:
             metrics = {
